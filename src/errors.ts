@@ -1,0 +1,69 @@
+/**
+ * Errors: one JSON shape, `{ "error": { "code", "message" } }`, for every
+ * failure. Worker code throws `ApiError`; the run object returns a `Failure`
+ * over RPC (expected failures are values there, not exceptions) and the Worker
+ * turns it into an `ApiError` with `unwrap`.
+ */
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { ErrorBody } from "./protocol";
+
+export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 415 | 426 | 429 | 500;
+
+export interface Failure {
+  ok: false;
+  error: { status: ErrorStatus; code: string; message: string; headers?: Record<string, string> };
+}
+
+/** A value returned by the run object: the success fields, or a `Failure`. */
+export type Result<T extends object> = ({ ok: true } & T) | Failure;
+
+export const fail = (
+  status: ErrorStatus,
+  code: string,
+  message: string,
+  headers?: Record<string, string>,
+): Failure => ({ ok: false, error: { status, code, message, ...(headers && { headers }) } });
+
+export class ApiError extends HTTPException {
+  constructor(
+    status: ErrorStatus,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(status as ContentfulStatusCode, { message });
+  }
+
+  static from({ error }: Failure): ApiError {
+    return new ApiError(error.status, error.code, error.message, error.headers);
+  }
+}
+
+/** Returns the success value, or throws the failure as an `ApiError`. */
+export function unwrap<R extends { ok: true } | Failure>(result: R): Exclude<R, { ok: false }> {
+  if (!result.ok) throw ApiError.from(result as Failure);
+  return result as Exclude<R, { ok: false }>;
+}
+
+export function errorBody(code: string, message: string): ErrorBody {
+  return { error: { code, message } };
+}
+
+export function errorResponse(status: ErrorStatus, code: string, message: string, headers?: Record<string, string>) {
+  return Response.json(errorBody(code, message), { status, headers });
+}
+
+/** hono `onError`: every thrown error becomes the JSON error shape. */
+export function onError(err: Error, c: Context): Response {
+  if (err instanceof ApiError) {
+    return errorResponse(err.status as ErrorStatus, err.code, err.message, err.headers);
+  }
+  if (err instanceof HTTPException) {
+    const status = err.status as ErrorStatus;
+    return errorResponse(status, status === 413 ? "payload_too_large" : "http_error", err.message || "request failed");
+  }
+  console.error(`${c.req.method} ${c.req.path}:`, err);
+  return errorResponse(500, "internal_error", "the relay failed to handle this request");
+}

@@ -1,0 +1,72 @@
+/**
+ * NDJSON batches: split a request body into stream-json lines, checking each.
+ * A batch is accepted whole or refused with the number of the first bad line.
+ */
+import { ApiError } from "./errors";
+import type { Limits } from "./config";
+
+export interface Batch {
+  /** Each line's JSON text, trimmed; every one is a JSON object. */
+  lines: string[];
+  /** UTF-8 bytes of those lines. */
+  bytes: number;
+}
+
+const NEWLINE = 0x0a;
+const isSpace = (b: number | undefined) => b === 0x20 || b === 0x09 || b === 0x0d;
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+/**
+ * Parses a body of newline-separated JSON objects. Blank lines are skipped;
+ * line numbers count every line of the body, from 1.
+ */
+export function parseNdjson(body: Uint8Array, limits: Pick<Limits, "maxLineBytes" | "maxBatchLines">): Batch {
+  const lines: string[] = [];
+  let bytes = 0;
+  let lineNo = 0;
+  for (let start = 0; start < body.length; ) {
+    let end = body.indexOf(NEWLINE, start);
+    if (end === -1) end = body.length;
+    const next = end + 1;
+    lineNo++;
+    // Trim spaces, tabs and CRs at both ends without copying.
+    while (start < end && isSpace(body[start])) start++;
+    while (end > start && isSpace(body[end - 1])) end--;
+    if (end > start) {
+      const size = end - start;
+      if (size > limits.maxLineBytes) {
+        throw new ApiError(413, "line_too_large", `line ${lineNo} is ${size} bytes; a line may be at most ${limits.maxLineBytes}`);
+      }
+      if (lines.length === limits.maxBatchLines) {
+        throw new ApiError(413, "batch_too_large", `a batch may hold at most ${limits.maxBatchLines} lines`);
+      }
+      lines.push(parseLine(body.subarray(start, end), lineNo));
+      bytes += size;
+    }
+    start = next;
+  }
+  if (lines.length === 0) throw new ApiError(400, "empty_batch", "the body holds no lines; send one JSON object per line");
+  return { lines, bytes };
+}
+
+function parseLine(raw: Uint8Array, lineNo: number): string {
+  let text: string;
+  try {
+    text = decoder.decode(raw);
+  } catch {
+    throw new ApiError(400, "invalid_line", `line ${lineNo} is not valid UTF-8`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new ApiError(400, "invalid_line", `line ${lineNo} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    const kind = value === null ? "null" : Array.isArray(value) ? "an array" : `a ${typeof value}`;
+    throw new ApiError(400, "invalid_line", `line ${lineNo} is ${kind}, not a JSON object`);
+  }
+  // The line is kept as sent (exact numbers, key order). A bare CR can only be
+  // whitespace between tokens in valid JSON; it would split an SSE data line.
+  return text.includes("\r") ? text.replaceAll("\r", " ") : text;
+}

@@ -1,0 +1,157 @@
+/**
+ * The HTTP API (base `/api/v1/workflows/:runId`): validates every parameter,
+ * query and body, then forwards to the run's object. The Worker holds no state;
+ * it only holds SSE connections, bridged onto the object's WebSockets.
+ */
+import { Hono, type Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { z } from "zod";
+import { limits, type Env } from "./config";
+import { ApiError, errorResponse, onError, unwrap } from "./errors";
+import { parseNdjson } from "./ndjson";
+import {
+  API_BASE,
+  CompleteBody,
+  Cursor,
+  EventId,
+  NEXT_OFFSET_HEADER,
+  Producer,
+  ProducerHeaders,
+  RunId,
+  type Cursor as CursorValue,
+} from "./protocol";
+import { entryJson } from "./run/log";
+import { sseBridge } from "./sse";
+
+type App = { Bindings: Env; Variables: { runId: string; run: DurableObjectStub<import("./run/object").RunObject> } };
+
+const NDJSON_TYPES = new Set(["application/x-ndjson", "application/ndjson", "application/jsonl"]);
+
+export const app = new Hono<App>({ strict: false });
+app.onError(onError);
+app.notFound((c) => errorResponse(404, "not_found", `no route for ${c.req.method} ${c.req.path}`));
+
+const run = new Hono<App>({ strict: false });
+
+run.use(async (c, next) => {
+  const runId = check(RunId, c.req.param("runId"), "run id");
+  c.set("runId", runId);
+  c.set("run", c.env.RUNS.get(c.env.RUNS.idFromName(runId)));
+  await next();
+});
+
+/** Append a batch of stream-json lines (NDJSON), optionally as an idempotent producer. */
+run.post(
+  "/events",
+  (c, next) => {
+    const mime = c.req.header("Content-Type")?.split(";")[0]?.trim().toLowerCase() ?? "";
+    if (!NDJSON_TYPES.has(mime)) {
+      throw new ApiError(415, "unsupported_media_type", "send the batch as application/x-ndjson, one JSON object per line");
+    }
+    const maxSize = limits(c.env).maxBatchBytes;
+    return bodyLimit({
+      maxSize,
+      onError: () => {
+        throw new ApiError(413, "batch_too_large", `a batch may be at most ${maxSize} bytes`);
+      },
+    })(c, next);
+  },
+  async (c) => {
+    const producer = producerOf(c.req.raw.headers);
+    const batch = parseNdjson(new Uint8Array(await c.req.arrayBuffer()), limits(c.env));
+    const result = unwrap(await c.var.run.append(c.var.runId, batch.lines, batch.bytes, producer));
+    c.header(NEXT_OFFSET_HEADER, String(result.lastEventId));
+    if (result.producer) {
+      c.header(ProducerHeaders.epoch, String(result.producer.epoch));
+      c.header(ProducerHeaders.seq, String(result.producer.seq));
+    }
+    if (result.duplicate) return c.body(null, 204);
+    return c.json({ lastEventId: result.lastEventId }, 200);
+  },
+);
+
+/** A page of the log, for pull clients and backfill. */
+run.get("/events", async (c) => {
+  const after = check(EventId, c.req.query("after") ?? "0", "after");
+  const max = limits(c.env).maxPageSize;
+  const limit = Math.min(check(EventId, c.req.query("limit") ?? String(max), "limit") || max, max);
+  const page = unwrap(await c.var.run.page(after, limit));
+  c.header(NEXT_OFFSET_HEADER, String(page.entries.at(-1)?.id ?? after));
+  c.header("Content-Type", "application/json");
+  const rest = JSON.stringify({ lastEventId: page.lastEventId, status: page.status, ended: page.ended }).slice(1);
+  return c.body(`{"events":[${page.entries.map(entryJson).join(",")}],${rest}`);
+});
+
+/** Server-Sent Events: replay after the cursor, then live, then `end`. */
+run.get("/stream", async (c) => {
+  // EventSource sends Last-Event-ID when it reconnects; it wins over the ?after of the original URL.
+  const cursor = cursorOf(c.req.header("Last-Event-ID") || c.req.query("after"));
+  const res = await subscribe(c, "sse", cursor);
+  if (!res.webSocket) return res; // 204 after the end, or an error
+  const l = limits(c.env);
+  return sseBridge(res.webSocket, { keepAliveMs: l.sseKeepAliveSeconds * 1000, maxBufferBytes: l.sseMaxBufferBytes });
+});
+
+/** WebSocket viewers, accepted by the object with the hibernation API. */
+run.get("/ws", async (c) => {
+  if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
+    throw new ApiError(426, "upgrade_required", "this endpoint takes a WebSocket upgrade");
+  }
+  return subscribe(c, "ws", cursorOf(c.req.query("after")));
+});
+
+/** The runner ends the run with its final status. */
+run.post("/complete", async (c) => {
+  const body = check(CompleteBody, await jsonBody(c), "body");
+  const result = unwrap(await c.var.run.complete(c.var.runId, body));
+  return c.json({ lastEventId: result.lastEventId });
+});
+
+/** Status and viewer counts. */
+run.get("/", async (c) => {
+  const { ok: _, ...info } = unwrap(await c.var.run.info());
+  return c.json(info);
+});
+
+app.route(`${API_BASE}/:runId`, run);
+
+function subscribe(c: Context<App>, transport: "sse" | "ws", after: CursorValue): Promise<Response> {
+  const url = `https://run/subscribe?transport=${transport}&after=${after}`;
+  return c.var.run.fetch(url, { headers: { Upgrade: "websocket" } });
+}
+
+function cursorOf(value: string | undefined): CursorValue {
+  return check(Cursor, value ?? "0", "cursor", "bad_cursor");
+}
+
+/** `Producer-Id`, `Producer-Epoch`, `Producer-Seq`: all three or none. */
+function producerOf(headers: Headers) {
+  const id = headers.get(ProducerHeaders.id);
+  const epoch = headers.get(ProducerHeaders.epoch);
+  const seq = headers.get(ProducerHeaders.seq);
+  if (id === null && epoch === null && seq === null) return undefined;
+  if (id === null || epoch === null || seq === null) {
+    throw new ApiError(400, "bad_producer", `send ${ProducerHeaders.id}, ${ProducerHeaders.epoch} and ${ProducerHeaders.seq} together, or none of them`);
+  }
+  return check(Producer, { id, epoch, seq }, "producer headers", "bad_producer");
+}
+
+async function jsonBody(c: Context<App>): Promise<unknown> {
+  if (c.req.header("Content-Type")?.split(";")[0]?.trim().toLowerCase() !== "application/json") {
+    throw new ApiError(415, "unsupported_media_type", "send the body as application/json");
+  }
+  try {
+    return await c.req.json();
+  } catch {
+    throw new ApiError(400, "invalid_json", "the body is not valid JSON");
+  }
+}
+
+/** Parses with a zod schema, or throws a 400 naming what was wrong. */
+function check<S extends z.ZodType>(schema: S, value: unknown, what: string, code = `bad_${what.replaceAll(" ", "_")}`): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const where = issue?.path.length ? `${what}.${issue.path.join(".")}` : what;
+  throw new ApiError(400, code, `invalid ${where}: ${issue?.message ?? "invalid"}`);
+}

@@ -1,0 +1,58 @@
+/**
+ * The event log: a run's ordered entries in the object's SQLite storage.
+ * Ids are dense (1, 2, 3 …) and assigned here. `data` is kept as JSON text so
+ * that frames are built by joining strings, never by re-serialising.
+ */
+import type { EntryType } from "../protocol";
+
+export interface StoredEntry {
+  id: number;
+  ts: number;
+  type: EntryType;
+  /** JSON text of the entry's data object. */
+  data: string;
+}
+
+/** Rows per INSERT: 4 bound values each, under SQLite's 100 parameters per statement. */
+const ROWS_PER_INSERT = 24;
+
+export class EventLog {
+  constructor(private readonly sql: SqlStorage) {
+    sql.exec(`CREATE TABLE IF NOT EXISTS events (
+      id   INTEGER PRIMARY KEY,
+      ts   INTEGER NOT NULL,
+      type TEXT    NOT NULL,
+      data TEXT    NOT NULL
+    )`);
+  }
+
+  /** The id of the newest entry; 0 while the log is empty. */
+  lastId(): number {
+    return this.sql.exec<{ id: number }>("SELECT id FROM events ORDER BY id DESC LIMIT 1").toArray()[0]?.id ?? 0;
+  }
+
+  /** Appends entries after the current last id. Call inside a transaction. */
+  append(type: EntryType, data: readonly string[], ts: number): StoredEntry[] {
+    const first = this.lastId() + 1;
+    const rows = data.map((d, i): StoredEntry => ({ id: first + i, ts, type, data: d }));
+    for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+      const chunk = rows.slice(i, i + ROWS_PER_INSERT);
+      this.sql.exec(
+        `INSERT INTO events (id, ts, type, data) VALUES ${chunk.map(() => "(?, ?, ?, ?)").join(", ")}`,
+        ...chunk.flatMap((r) => [r.id, r.ts, r.type, r.data]),
+      );
+    }
+    return rows;
+  }
+
+  /** Up to `limit` entries with id > `after`, oldest first. */
+  read(after: number, limit: number): StoredEntry[] {
+    return this.sql
+      .exec<Record<keyof StoredEntry, never>>("SELECT id, ts, type, data FROM events WHERE id > ? ORDER BY id LIMIT ?", after, limit)
+      .toArray() as StoredEntry[];
+  }
+}
+
+/** An entry as JSON text, built from its stored parts. */
+export const entryJson = (e: StoredEntry): string =>
+  `{"id":${e.id},"ts":${e.ts},"type":"${e.type}","data":${e.data}}`;

@@ -1,0 +1,62 @@
+/**
+ * Run metadata and lifecycle: one row, created by the first write. A run is
+ * `running` from then until `POST /complete` ends it.
+ */
+import type { FinalStatus, RunStatus } from "../protocol";
+
+export interface Meta {
+  runId: string;
+  status: RunStatus;
+  reason: string | null;
+  createdAt: number;
+  updatedAt: number;
+  bytes: number;
+}
+
+export const isEnded = (status: RunStatus): status is FinalStatus =>
+  status === "completed" || status === "failed" || status === "cancelled";
+
+export class RunMeta {
+  constructor(private readonly sql: SqlStorage) {
+    sql.exec(`CREATE TABLE IF NOT EXISTS run (
+      one        INTEGER PRIMARY KEY CHECK (one = 1),
+      run_id     TEXT    NOT NULL,
+      status     TEXT    NOT NULL,
+      reason     TEXT,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL,
+      bytes      INTEGER NOT NULL DEFAULT 0
+    )`);
+  }
+
+  /** The run's row, or null if nothing has been written yet. */
+  get(): Meta | null {
+    const row = this.sql
+      .exec<Record<string, never>>(
+        `SELECT run_id AS runId, status, reason, created_at AS createdAt, updated_at AS updatedAt, bytes FROM run`,
+      )
+      .toArray()[0];
+    return (row as Meta | undefined) ?? null;
+  }
+
+  status(): RunStatus {
+    return this.get()?.status ?? "pending";
+  }
+
+  /** Creates the row on the first write and records activity. Call inside a transaction. */
+  touch(runId: string, now: number, bytesAdded: number): void {
+    this.sql.exec(
+      `INSERT INTO run (one, run_id, status, created_at, updated_at, bytes) VALUES (1, ?, 'running', ?, ?, ?)
+       ON CONFLICT (one) DO UPDATE SET updated_at = excluded.updated_at, bytes = bytes + excluded.bytes`,
+      runId,
+      now,
+      now,
+      bytesAdded,
+    );
+  }
+
+  /** Records the final status. Call inside a transaction, after `touch`. */
+  end(status: FinalStatus, reason: string | undefined, now: number): void {
+    this.sql.exec("UPDATE run SET status = ?, reason = ?, updated_at = ?", status, reason ?? null, now);
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * RunObject: one Durable Object per run, the only place a run's state lives.
+ * The Worker calls its typed RPC methods; expected failures come back as
+ * `Failure` values. Only WebSocket upgrades (viewers and the Worker's SSE
+ * bridges) arrive through `fetch`, since a 101 cannot travel over RPC.
+ *
+ * Every write is synchronous SQL in one transaction, followed at once by the
+ * fan-out: no `await` between them, so no other request sees the log between
+ * the write and the send, and the output gate holds the sends until the write
+ * is durable.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../config";
+import { fail, type Result } from "../errors";
+import {
+  ClientFrame,
+  Cursor,
+  PING_FRAME,
+  PONG_FRAME,
+  type CompleteBody,
+  type EventsPage,
+  type Producer,
+  type RunInfo,
+} from "../protocol";
+import { EventLog, type StoredEntry } from "./log";
+import { isEnded, RunMeta } from "./meta";
+import { Producers } from "./producers";
+import { Subscribers, type RunState, type Transport } from "./subscribers";
+
+export type AppendResult = Result<{ duplicate: boolean; lastEventId: number; producer?: { epoch: number; seq: number } }>;
+
+export class RunObject extends DurableObject<Env> {
+  readonly #log: EventLog;
+  readonly #meta: RunMeta;
+  readonly #producers: Producers;
+  readonly #subscribers: Subscribers;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    const sql = ctx.storage.sql;
+    this.#log = new EventLog(sql);
+    this.#meta = new RunMeta(sql);
+    this.#producers = new Producers(sql);
+    this.#subscribers = new Subscribers(ctx, this.#log, () => this.#state());
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
+  }
+
+  /** Appends a batch of stream-json lines (already checked by the Worker). */
+  append(runId: string, lines: string[], bytes: number, producer?: Producer): AppendResult {
+    const verdict = producer ? this.#producers.check(producer) : null;
+    if (verdict && !verdict.ok) return verdict;
+    if (verdict?.duplicate) return { ok: true, duplicate: true, lastEventId: this.#log.lastId(), producer: verdict.duplicate };
+    const ended = this.#endedFailure();
+    if (ended) return ended;
+
+    const now = Date.now();
+    const batch = this.ctx.storage.transactionSync(() => {
+      this.#meta.touch(runId, now, bytes);
+      const rows = this.#log.append("sdk", lines, now);
+      if (producer) this.#producers.commit(producer, now);
+      return rows;
+    });
+    this.#subscribers.publish(batch);
+    const lastEventId = batch.at(-1)!.id;
+    return { ok: true, duplicate: false, lastEventId, ...(producer && { producer: { epoch: producer.epoch, seq: producer.seq } }) };
+  }
+
+  /** Ends the run with a final status. Repeating the same status is a no-op. */
+  complete(runId: string, body: CompleteBody): Result<{ lastEventId: number }> {
+    const meta = this.#meta.get();
+    if (meta && isEnded(meta.status)) {
+      if (meta.status === body.status) return { ok: true, lastEventId: this.#log.lastId() };
+      return fail(409, "run_ended", `the run already ended as ${meta.status}`);
+    }
+    const now = Date.now();
+    const data = JSON.stringify({ status: body.status, ...(body.reason !== undefined && { reason: body.reason }) });
+    const batch = this.ctx.storage.transactionSync(() => {
+      this.#meta.touch(runId, now, data.length);
+      this.#meta.end(body.status, body.reason, now);
+      return this.#log.append("status", [data], now);
+    });
+    this.#subscribers.publish(batch);
+    return { ok: true, lastEventId: batch[0]!.id };
+  }
+
+  /** A page of entries after `after`, as stored (the Worker joins their JSON text). */
+  page(after: number, limit: number): Result<Omit<EventsPage, "events"> & { entries: StoredEntry[] }> {
+    const { lastId, ended } = this.#state();
+    const outOfRange = cursorPastEnd(after, lastId);
+    if (outOfRange) return outOfRange;
+    const entries = this.#log.read(after, limit);
+    return { ok: true, entries, lastEventId: lastId, status: this.#meta.status(), ended: ended !== null };
+  }
+
+  /** The run's status and viewer counts. */
+  info(): Result<RunInfo> {
+    const meta = this.#meta.get();
+    if (!meta) return fail(404, "run_not_found", "nothing has been written to this run");
+    const lastEventId = this.#log.lastId();
+    return {
+      ok: true,
+      runId: meta.runId,
+      status: meta.status,
+      ...(meta.reason !== null && { reason: meta.reason }),
+      createdAt: meta.createdAt,
+      updatedAt: meta.updatedAt,
+      lastEventId,
+      events: lastEventId,
+      bytes: meta.bytes,
+      clients: { sse: this.#subscribers.count("sse"), ws: this.#subscribers.count("ws") },
+    };
+  }
+
+  /** WebSocket upgrades: `?transport=ws|sse&after=<cursor>`, cursor already validated by the Worker. */
+  override async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    const transport = url.searchParams.get("transport");
+    const cursor = Cursor.safeParse(url.searchParams.get("after"));
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket" || (transport !== "ws" && transport !== "sse") || !cursor.success) {
+      return Response.json({ error: { code: "bad_request", message: "not a subscription request" } }, { status: 400 });
+    }
+    const { lastId, ended } = this.#state();
+    const after = cursor.data === "live" ? lastId : cursor.data;
+    const outOfRange = cursorPastEnd(after, lastId);
+    if (outOfRange) return Response.json({ error: { code: outOfRange.error.code, message: outOfRange.error.message } }, { status: 400 });
+    // An SSE client that already has everything of an ended run gets 204, which stops EventSource reconnecting.
+    if (transport === "sse" && ended && after >= lastId) return new Response(null, { status: 204 });
+    const client = this.#subscribers.accept(transport as Transport, after);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
+    if (this.#subscribers.transportOf(ws) !== "ws") return;
+    const frame = ClientFrame.safeParse(parseJson(message));
+    if (!frame.success) {
+      sendError(ws, "bad_frame", `unrecognised frame: ${frame.error.issues[0]?.message ?? "invalid"}`);
+      return;
+    }
+    const { after } = frame.data;
+    const outOfRange = cursorPastEnd(after, this.#log.lastId());
+    if (outOfRange) return sendError(ws, outOfRange.error.code, outOfRange.error.message);
+    this.#subscribers.resume(ws, after);
+  }
+
+  override webSocketClose(ws: WebSocket, code: number, reason: string): void {
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+    } catch {
+      // already closed
+    }
+  }
+
+  #state(): RunState {
+    const status = this.#meta.status();
+    return { lastId: this.#log.lastId(), ended: isEnded(status) ? status : null };
+  }
+
+  #endedFailure() {
+    const status = this.#meta.status();
+    return isEnded(status) ? fail(409, "run_ended", `the run has ended (${status}); it takes no more events`) : null;
+  }
+}
+
+const cursorPastEnd = (after: number, lastId: number) =>
+  after > lastId ? fail(400, "cursor_out_of_range", `cursor ${after} is past the end of the log (last id ${lastId})`) : null;
+
+function parseJson(message: string | ArrayBuffer): unknown {
+  try {
+    return JSON.parse(typeof message === "string" ? message : new TextDecoder().decode(message));
+  } catch {
+    return undefined;
+  }
+}
+
+function sendError(ws: WebSocket, code: string, message: string): void {
+  ws.send(JSON.stringify({ type: "error", error: { code, message } }));
+}
+

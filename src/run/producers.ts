@@ -1,0 +1,68 @@
+/**
+ * Idempotent producers, exactly as the Durable Streams protocol defines them
+ * (PROTOCOL.md §5.2.1): `Producer-Seq` numbers batches from 0 in each epoch;
+ * a retry is acknowledged without appending; a gap is refused; a stale epoch
+ * is fenced. State is committed in the same transaction as the lines.
+ */
+import { fail, type Failure } from "../errors";
+import { ProducerHeaders, type Producer } from "../protocol";
+
+/** `duplicate` is set when the batch was already appended: the producer's current state. */
+export type ProducerVerdict = { ok: true; duplicate: { epoch: number; seq: number } | null } | Failure;
+
+const APPEND: ProducerVerdict = { ok: true, duplicate: null };
+
+interface ProducerRow {
+  epoch: number;
+  seq: number;
+}
+
+export class Producers {
+  constructor(private readonly sql: SqlStorage) {
+    sql.exec(`CREATE TABLE IF NOT EXISTS producers (
+      id         TEXT    PRIMARY KEY,
+      epoch      INTEGER NOT NULL,
+      seq        INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL
+    )`);
+  }
+
+  check(p: Producer): ProducerVerdict {
+    const state = this.sql
+      .exec<Record<keyof ProducerRow, number>>("SELECT epoch, seq FROM producers WHERE id = ?", p.id)
+      .toArray()[0];
+    if (state && p.epoch < state.epoch) {
+      return fail(403, "stale_producer_epoch", `producer ${p.id} is at epoch ${state.epoch}; epoch ${p.epoch} is fenced`, {
+        [ProducerHeaders.epoch]: String(state.epoch),
+      });
+    }
+    if (!state || p.epoch > state.epoch) {
+      if (p.seq !== 0) {
+        if (!state) return gap(p, 0);
+        return fail(400, "bad_producer_seq", `a new epoch starts at ${ProducerHeaders.seq} 0, not ${p.seq}`);
+      }
+      return APPEND;
+    }
+    if (p.seq <= state.seq) return { ok: true, duplicate: { epoch: state.epoch, seq: state.seq } };
+    if (p.seq === state.seq + 1) return APPEND;
+    return gap(p, state.seq + 1);
+  }
+
+  /** Records an accepted batch. Call inside the append's transaction. */
+  commit(p: Producer, now: number): void {
+    this.sql.exec(
+      `INSERT INTO producers (id, epoch, seq, updated_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET epoch = excluded.epoch, seq = excluded.seq, updated_at = excluded.updated_at`,
+      p.id,
+      p.epoch,
+      p.seq,
+      now,
+    );
+  }
+}
+
+const gap = (p: Producer, expected: number): Failure =>
+  fail(409, "producer_seq_gap", `producer ${p.id} sent ${ProducerHeaders.seq} ${p.seq}; the relay expects ${expected}`, {
+    [ProducerHeaders.expectedSeq]: String(expected),
+    [ProducerHeaders.receivedSeq]: String(p.seq),
+  });

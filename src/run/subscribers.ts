@@ -1,0 +1,158 @@
+/**
+ * Subscribers: the run's live viewers, every one a hibernatable WebSocket —
+ * external WebSocket viewers and the Worker's SSE bridges alike. Each socket's
+ * cursor (the last id it was sent) lives in its attachment, so it survives
+ * hibernation and eviction.
+ *
+ * Ordering: a socket is sent a batch only if the batch starts right after its
+ * cursor. A socket that is behind (new, resumed, or woken after eviction)
+ * catches up from storage in pages; once its cursor reaches the last id, the
+ * next batch reaches it live. The cursor check makes the replay-to-live
+ * hand-off exact: no gap, no repeat, whatever interleaves.
+ */
+import { CLOSE_RUN_ENDED, type FinalStatus } from "../protocol";
+import { sseEnd, sseEvents } from "../sse";
+import { entryJson, type EventLog, type StoredEntry } from "./log";
+
+export type Transport = "sse" | "ws";
+
+interface Attachment {
+  transport: Transport;
+  /** Id of the last entry sent to this socket. */
+  cursor: number;
+}
+
+export interface RunState {
+  lastId: number;
+  /** The final status once the run has ended. */
+  ended: FinalStatus | null;
+}
+
+/** How each transport frames a batch and the end of the run. */
+const framing: Record<Transport, { events(entries: readonly StoredEntry[]): string; end(status: FinalStatus, lastId: number): string }> = {
+  sse: { events: sseEvents, end: sseEnd },
+  ws: {
+    events: (entries) => `{"type":"events","events":[${entries.map(entryJson).join(",")}]}`,
+    end: (status, lastEventId) => JSON.stringify({ type: "end", status, lastEventId }),
+  },
+};
+
+const REPLAY_PAGE = 500;
+
+const attachment = (ws: WebSocket) => ws.deserializeAttachment() as Attachment | null;
+
+export class Subscribers {
+  /** Sockets with a catch-up running in this instance. */
+  readonly #catchingUp = new Set<WebSocket>();
+
+  constructor(
+    private readonly ctx: DurableObjectState,
+    private readonly log: EventLog,
+    private readonly state: () => RunState,
+  ) {}
+
+  /** Accepts a new subscriber after `cursor`; returns the client end. */
+  accept(transport: Transport, cursor: number): WebSocket {
+    const { 0: client, 1: server } = new WebSocketPair();
+    this.ctx.acceptWebSocket(server, [transport]);
+    server.serializeAttachment({ transport, cursor } satisfies Attachment);
+    this.#catchUp(server);
+    return client;
+  }
+
+  count(transport: Transport): number {
+    return this.ctx.getWebSockets(transport).length;
+  }
+
+  transportOf(ws: WebSocket): Transport | undefined {
+    return attachment(ws)?.transport;
+  }
+
+  /**
+   * Fans a batch that was just written out to every subscriber: one frame per
+   * batch per socket, the frame built once per transport. Call right after the
+   * write, with no `await` in between.
+   */
+  publish(batch: readonly StoredEntry[]): void {
+    const first = batch[0]?.id;
+    const last = batch.at(-1)?.id;
+    if (first === undefined || last === undefined) return;
+    const frames: Partial<Record<Transport, string>> = {};
+    let state: RunState | undefined;
+    for (const ws of this.ctx.getWebSockets()) {
+      const att = attachment(ws);
+      if (!att) continue;
+      if (att.cursor === first - 1) {
+        this.#send(ws, att, (frames[att.transport] ??= framing[att.transport].events(batch)), last);
+        this.#endIfDone(ws, att, (state ??= this.state()));
+      } else if (att.cursor < first - 1) {
+        this.#catchUp(ws);
+      }
+    }
+  }
+
+  /** Replays from `after` on this socket, then goes on live. */
+  resume(ws: WebSocket, after: number): void {
+    const att = attachment(ws);
+    if (!att) return;
+    att.cursor = after;
+    ws.serializeAttachment(att);
+    this.#catchUp(ws);
+  }
+
+  closeAll(code: number, reason: string): void {
+    for (const ws of this.ctx.getWebSockets()) {
+      try {
+        ws.close(code, reason);
+      } catch {
+        // already closing
+      }
+    }
+  }
+
+  #catchUp(ws: WebSocket): void {
+    if (this.#catchingUp.has(ws)) return;
+    this.#catchingUp.add(ws);
+    this.ctx.waitUntil(this.#replay(ws).finally(() => this.#catchingUp.delete(ws)));
+  }
+
+  /** Sends stored entries after the socket's cursor, a page at a time, until it has them all. */
+  async #replay(ws: WebSocket): Promise<void> {
+    for (;;) {
+      // Yield first and between pages: the upgrade response goes out, and
+      // appends and other sockets get their turn. The cursor is re-read each
+      // time because a live batch may have advanced it meanwhile.
+      await scheduler.wait(0);
+      const att = attachment(ws);
+      if (!att || ws.readyState !== WebSocket.OPEN) return;
+      const page = this.log.read(att.cursor, REPLAY_PAGE);
+      const last = page.at(-1)?.id;
+      if (last === undefined) {
+        this.#endIfDone(ws, att, this.state());
+        return;
+      }
+      this.#send(ws, att, framing[att.transport].events(page), last);
+    }
+  }
+
+  #send(ws: WebSocket, att: Attachment, frame: string, lastId: number): void {
+    try {
+      ws.send(frame);
+    } catch {
+      return; // closing; its close event will remove it
+    }
+    att.cursor = lastId;
+    ws.serializeAttachment(att);
+  }
+
+  /** Once the run has ended and the socket has every entry: the end frame, then close. */
+  #endIfDone(ws: WebSocket, att: Attachment, state: RunState): void {
+    if (!state.ended || att.cursor < state.lastId) return;
+    try {
+      ws.send(framing[att.transport].end(state.ended, state.lastId));
+      ws.close(CLOSE_RUN_ENDED, "run ended");
+    } catch {
+      // already closing
+    }
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Server-Sent Events: how entries are framed as SSE text (done once per batch
+ * in the run object), and the Worker's bridge that turns the object's
+ * hibernatable WebSocket into an SSE response. The object sends ready-made SSE
+ * text, so the bridge copies frames through without parsing them.
+ */
+import type { FinalStatus } from "./protocol";
+import type { StoredEntry } from "./run/log";
+
+/**
+ * `sdk` entries are unnamed events whose data is the stream-json line, so
+ * `EventSource.onmessage` receives SDK messages; other types are named events.
+ */
+export function sseEvents(entries: readonly StoredEntry[]): string {
+  let text = "";
+  for (const e of entries) {
+    text += e.type === "sdk" ? `id: ${e.id}\ndata: ${e.data}\n\n` : `id: ${e.id}\nevent: ${e.type}\ndata: ${e.data}\n\n`;
+  }
+  return text;
+}
+
+/** The last frame: the run has ended and the client has every entry. */
+export const sseEnd = (status: FinalStatus, lastEventId: number): string =>
+  `event: end\ndata: ${JSON.stringify({ status, lastEventId })}\n\n`;
+
+export const SSE_KEEPALIVE = ": keep-alive\n\n";
+
+export interface BridgeOptions {
+  /** Interval of `: keep-alive` comments, so proxies keep an idle stream open. */
+  keepAliveMs: number;
+  /** Bytes queued for a client that does not read; past this it is dropped (it reconnects and catches up). */
+  maxBufferBytes: number;
+}
+
+/**
+ * An SSE response fed by a WebSocket from the run object. The stream ends when
+ * the object closes the socket (after `event: end`), when the client goes away
+ * (`cancel`), or when the client reads too slowly.
+ */
+export function sseBridge(ws: WebSocket, opts: BridgeOptions): Response {
+  const encoder = new TextEncoder();
+  let timer = 0;
+  let open = true;
+  const release = () => {
+    open = false;
+    clearInterval(timer);
+    try {
+      ws.close(1000, "viewer gone");
+    } catch {
+      // already closed
+    }
+  };
+
+  const body = new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        const finish = () => {
+          if (!open) return;
+          release();
+          controller.close();
+        };
+        const push = (text: string) => {
+          if (!open) return;
+          controller.enqueue(encoder.encode(text));
+          if ((controller.desiredSize ?? 0) < 0) finish(); // a slow reader: drop it rather than buffer without bound
+        };
+        ws.accept();
+        ws.addEventListener("message", (e) => push(typeof e.data === "string" ? e.data : ""));
+        ws.addEventListener("close", finish);
+        ws.addEventListener("error", finish);
+        timer = setInterval(() => push(SSE_KEEPALIVE), opts.keepAliveMs);
+      },
+      cancel: release,
+    },
+    new ByteLengthQueuingStrategy({ highWaterMark: opts.maxBufferBytes }),
+  );
+
+  return new Response(body, {
+    headers: {
+      "Content-Type": "text/event-stream; charset=utf-8",
+      "Cache-Control": "no-cache, no-transform",
+      "X-Accel-Buffering": "no",
+    },
+  });
+}

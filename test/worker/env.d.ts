@@ -1,0 +1,11 @@
+import type { Env as RelayEnv } from "../../src/config";
+
+declare global {
+  namespace Cloudflare {
+    interface Env extends RelayEnv {}
+    interface GlobalProps {
+      mainModule: typeof import("../../src/index");
+      durableNamespaces: "RunObject";
+    }
+  }
+}

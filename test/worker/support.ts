@@ -1,0 +1,137 @@
+/** Clients for the workerd tests: plain requests to the Worker, SSE and WebSocket readers. */
+import { env, exports } from "cloudflare:workers";
+import { EventSourceParserStream, type EventSourceMessage } from "eventsource-parser/stream";
+import type { EventsPage, FinalStatus, ServerFrame } from "../../src/protocol";
+import { Inbox, ndjson } from "../support/inbox";
+
+export { Inbox, ndjson, random, range, sdkLine } from "../support/inbox";
+
+let runs = 0;
+export const newRunId = (name: string) => `${name}-${++runs}-${crypto.randomUUID().slice(0, 8)}`;
+
+export const url = (runId: string, path = "") => `http://relay.test/api/v1/workflows/${runId}${path}`;
+export const fetchWorker = (input: string, init?: RequestInit) => exports.default.fetch(input, init);
+export const call = (runId: string, path = "", init?: RequestInit) => fetchWorker(url(runId, path), init);
+export const stubOf = (runId: string) => env.RUNS.get(env.RUNS.idFromName(runId));
+
+export interface ProducerTriple {
+  id: string;
+  epoch: number;
+  seq: number;
+}
+
+export function append(runId: string, lines: readonly unknown[] | string, producer?: ProducerTriple, headers: Record<string, string> = {}) {
+  return call(runId, "/events", {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/x-ndjson",
+      ...(producer && { "Producer-Id": producer.id, "Producer-Epoch": String(producer.epoch), "Producer-Seq": String(producer.seq) }),
+      ...headers,
+    },
+    body: typeof lines === "string" ? lines : ndjson(lines),
+  });
+}
+
+export async function appendOk(runId: string, lines: readonly unknown[], producer?: ProducerTriple): Promise<number> {
+  const res = await append(runId, lines, producer);
+  if (res.status !== 200) throw new Error(`append answered ${res.status}: ${await res.text()}`);
+  return ((await res.json()) as { lastEventId: number }).lastEventId;
+}
+
+export function complete(runId: string, status: FinalStatus = "completed", reason?: string) {
+  return call(runId, "/complete", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ status, ...(reason && { reason }) }),
+  });
+}
+
+export async function page(runId: string, after = 0, limit?: number): Promise<EventsPage> {
+  const res = await call(runId, `/events?after=${after}${limit ? `&limit=${limit}` : ""}`);
+  if (res.status !== 200) throw new Error(`page answered ${res.status}: ${await res.text()}`);
+  return res.json();
+}
+
+/** Every entry of the log, read page by page. */
+export async function readAll(runId: string) {
+  const all: EventsPage["events"] = [];
+  for (;;) {
+    const p = await page(runId, all.at(-1)?.id ?? 0);
+    if (p.events.length === 0) return all;
+    all.push(...p.events);
+  }
+}
+
+export async function expectError(res: Response, status: number, code: string): Promise<string> {
+  const body = (await res.json()) as { error?: { code?: string; message?: string } };
+  if (res.status !== status || body.error?.code !== code || typeof body.error.message !== "string") {
+    throw new Error(`expected ${status} ${code}, got ${res.status} ${JSON.stringify(body)}`);
+  }
+  return body.error.message;
+}
+
+export interface SseClient {
+  res: Response;
+  frames: Inbox<EventSourceMessage>;
+  comments: Inbox<string>;
+  cancel(): Promise<void>;
+}
+
+/** Opens `GET /stream` and parses its frames as they arrive. */
+export async function openSse(runId: string, opts: { after?: string | number; lastEventId?: string | number } = {}): Promise<SseClient> {
+  const query = opts.after === undefined ? "" : `?after=${opts.after}`;
+  const headers: Record<string, string> = opts.lastEventId === undefined ? {} : { "Last-Event-ID": String(opts.lastEventId) };
+  const res = await call(runId, `/stream${query}`, { headers });
+  const frames = new Inbox<EventSourceMessage>();
+  const comments = new Inbox<string>();
+  if (res.status !== 200 || !res.body) {
+    frames.close();
+    return { res, frames, comments, cancel: async () => {} };
+  }
+  const reader = res.body
+    .pipeThrough(new TextDecoderStream())
+    .pipeThrough(new EventSourceParserStream({ onComment: (c) => comments.push(c) }))
+    .getReader();
+  void (async () => {
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        frames.push(value);
+      }
+    } catch {
+      // cancelled
+    }
+    frames.close();
+    comments.close();
+  })();
+  return { res, frames, comments, cancel: () => reader.cancel() };
+}
+
+export const sseIds = (frames: readonly EventSourceMessage[]) => frames.filter((f) => f.id).map((f) => Number(f.id));
+
+export interface WsClient {
+  ws: WebSocket;
+  frames: Inbox<ServerFrame>;
+  closeCode: Promise<number>;
+  send(frame: unknown): void;
+}
+
+/** Opens `GET /ws` and collects its frames. */
+export async function openWs(runId: string, after?: string | number): Promise<WsClient> {
+  const res = await call(runId, `/ws${after === undefined ? "" : `?after=${after}`}`, { headers: { Upgrade: "websocket" } });
+  const ws = res.webSocket;
+  if (res.status !== 101 || !ws) throw new Error(`upgrade answered ${res.status}: ${await res.text()}`);
+  const frames = new Inbox<ServerFrame>();
+  const closeCode = new Promise<number>((resolve) =>
+    ws.addEventListener("close", (e) => {
+      frames.close();
+      resolve(e.code);
+    }),
+  );
+  ws.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string)));
+  ws.accept();
+  return { ws, frames, closeCode, send: (frame) => ws.send(typeof frame === "string" ? frame : JSON.stringify(frame)) };
+}
+
+export const wsIds = (frames: readonly ServerFrame[]) => frames.flatMap((f) => (f.type === "events" ? f.events.map((e) => e.id) : []));
