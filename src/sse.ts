@@ -39,11 +39,11 @@ export interface BridgeOptions {
  */
 export function sseBridge(ws: WebSocket, opts: BridgeOptions): Response {
   const encoder = new TextEncoder();
-  let timer = 0;
   let open = true;
+  let stopKeepAlive = () => {};
   const release = () => {
     open = false;
-    clearInterval(timer);
+    stopKeepAlive();
     try {
       ws.close(1000, "viewer gone");
     } catch {
@@ -68,7 +68,8 @@ export function sseBridge(ws: WebSocket, opts: BridgeOptions): Response {
         ws.addEventListener("message", (e) => push(typeof e.data === "string" ? e.data : ""));
         ws.addEventListener("close", finish);
         ws.addEventListener("error", finish);
-        timer = setInterval(() => push(SSE_KEEPALIVE), opts.keepAliveMs);
+        const timer = setInterval(() => push(SSE_KEEPALIVE), opts.keepAliveMs);
+        stopKeepAlive = () => clearInterval(timer);
       },
       cancel: release,
     },

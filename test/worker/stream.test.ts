@@ -4,6 +4,7 @@ import {
   call,
   complete,
   expectError,
+  info,
   newRunId,
   openSse,
   openWs,
@@ -167,13 +168,13 @@ describe("GET / and POST /complete", () => {
     const sse1 = await openSse(runId);
     const sse2 = await openSse(runId);
     const ws = await openWs(runId);
-    const running = await (await call(runId, "/")).json();
+    const running = await info(runId);
     expect(running).toMatchObject({ runId, status: "running", lastEventId: 3, events: 3, clients: { sse: 2, ws: 1 } });
     expect(running.bytes).toBe(lines(1, 3).reduce((n, l) => n + new TextEncoder().encode(JSON.stringify(l)).length, 0));
 
     // A viewer that goes away is noticed.
     await sse2.cancel();
-    await vi.waitFor(async () => expect((await (await call(runId, "/")).json()).clients).toEqual({ sse: 1, ws: 1 }));
+    await vi.waitFor(async () => expect((await info(runId)).clients).toEqual({ sse: 1, ws: 1 }));
 
     expect(await (await complete(runId, "failed", "tool crashed")).json()).toEqual({ lastEventId: 4 });
     expect(await (await complete(runId, "failed")).json()).toEqual({ lastEventId: 4 });
@@ -181,9 +182,9 @@ describe("GET / and POST /complete", () => {
     await expectError(await call(runId, "/events", { method: "POST", headers: { "Content-Type": "application/x-ndjson" }, body: "{}" }), 409, "run_ended");
     await sse1.frames.ended();
     await ws.frames.ended();
-    const ended = await (await call(runId, "/")).json();
+    const ended = await info(runId);
     expect(ended).toMatchObject({ status: "failed", reason: "tool crashed", lastEventId: 4, events: 4 });
-    await vi.waitFor(async () => expect((await (await call(runId, "/")).json()).clients).toEqual({ sse: 0, ws: 0 }));
+    await vi.waitFor(async () => expect((await info(runId)).clients).toEqual({ sse: 0, ws: 0 }));
   });
 
   it("refuses a bad completion body", async () => {

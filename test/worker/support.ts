@@ -1,7 +1,7 @@
 /** Clients for the workerd tests: plain requests to the Worker, SSE and WebSocket readers. */
 import { env, exports } from "cloudflare:workers";
 import { EventSourceParserStream, type EventSourceMessage } from "eventsource-parser/stream";
-import type { EventsPage, FinalStatus, ServerFrame } from "../../src/protocol";
+import type { EventsPage, FinalStatus, RunInfo, ServerFrame } from "../../src/protocol";
 import { Inbox, ndjson } from "../support/inbox";
 
 export { Inbox, ndjson, random, range, sdkLine } from "../support/inbox";
@@ -44,6 +44,12 @@ export function complete(runId: string, status: FinalStatus = "completed", reaso
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ status, ...(reason && { reason }) }),
   });
+}
+
+export async function info(runId: string): Promise<RunInfo> {
+  const res = await call(runId);
+  if (res.status !== 200) throw new Error(`status answered ${res.status}: ${await res.text()}`);
+  return res.json();
 }
 
 export async function page(runId: string, after = 0, limit?: number): Promise<EventsPage> {
