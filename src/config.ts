@@ -11,6 +11,9 @@ export interface Env {
   MAX_PAGE_SIZE?: string;
   SSE_KEEPALIVE_SECONDS?: string;
   SSE_MAX_BUFFER_BYTES?: string;
+  MAX_MESSAGE_BYTES?: string;
+  MAX_PENDING_INPUTS?: string;
+  MAX_WAIT_SECONDS?: string;
 }
 
 export type Limits = { -readonly [K in keyof typeof DEFAULT_LIMITS]: number };
@@ -25,6 +28,9 @@ const LimitsFromVars = z
     MAX_PAGE_SIZE: limit(DEFAULT_LIMITS.maxPageSize),
     SSE_KEEPALIVE_SECONDS: limit(DEFAULT_LIMITS.sseKeepAliveSeconds),
     SSE_MAX_BUFFER_BYTES: limit(DEFAULT_LIMITS.sseMaxBufferBytes),
+    MAX_MESSAGE_BYTES: limit(DEFAULT_LIMITS.maxMessageBytes),
+    MAX_PENDING_INPUTS: limit(DEFAULT_LIMITS.maxPendingInputs),
+    MAX_WAIT_SECONDS: limit(DEFAULT_LIMITS.maxWaitSeconds),
   })
   .transform(
     (v): Limits => ({
@@ -34,6 +40,9 @@ const LimitsFromVars = z
       maxPageSize: v.MAX_PAGE_SIZE,
       sseKeepAliveSeconds: v.SSE_KEEPALIVE_SECONDS,
       sseMaxBufferBytes: v.SSE_MAX_BUFFER_BYTES,
+      maxMessageBytes: v.MAX_MESSAGE_BYTES,
+      maxPendingInputs: v.MAX_PENDING_INPUTS,
+      maxWaitSeconds: v.MAX_WAIT_SECONDS,
     }),
   );
 

@@ -81,6 +81,68 @@ export type Producer = z.infer<typeof Producer>;
 /** Header naming the offset to read from next (Durable Streams). */
 export const NEXT_OFFSET_HEADER = "Stream-Next-Offset";
 
+/** A user turn as the Agent SDK takes it: text, or content blocks. */
+export const UserMessage = z.strictObject({
+  role: z.literal("user"),
+  content: z.union([z.string().min(1, "a message needs text"), z.array(z.object({ type: z.string() }).catchall(z.any())).min(1)]),
+});
+export type UserMessage = z.infer<typeof UserMessage>;
+
+/** What a participant may send as a message: plain text (the seed's shape) or an SDK user message. */
+export const MessageInput = z.union([z.string().min(1, "a message needs text"), UserMessage]);
+export const toUserMessage = (m: z.infer<typeof MessageInput>): UserMessage =>
+  typeof m === "string" ? { role: "user", content: m } : m;
+
+const ClientId = z.string().min(1).max(128);
+
+/** `POST /messages` body. */
+export const MessageBody = z.strictObject({ message: MessageInput, clientId: ClientId.optional() });
+
+/** `POST /interrupt` body (optional). */
+export const InterruptBody = z.strictObject({ clientId: ClientId.optional() });
+
+export const InputKind = z.enum(["message", "interrupt"]);
+export type InputKind = z.infer<typeof InputKind>;
+
+/** An input as the relay accepted it, before it is queued. */
+export type NewInput =
+  | { kind: "message"; message: UserMessage; clientId?: string }
+  | { kind: "interrupt"; clientId?: string };
+
+/** `POST /messages` and `POST /interrupt` reply (202). */
+export const InputAccepted = z.object({ id: z.number().int().positive(), eventId: z.number().int().positive() });
+export type InputAccepted = z.infer<typeof InputAccepted>;
+
+/** One queued input, as the runner receives it from `GET /inputs`. */
+export const Input = z.object({
+  id: z.number().int().positive(),
+  kind: InputKind,
+  message: UserMessage.optional(),
+  clientId: z.string().optional(),
+  createdAt: z.number().int(),
+  eventId: z.number().int().positive(),
+});
+export type Input = z.infer<typeof Input>;
+
+/** `GET /inputs` reply. */
+export const InputsReply = z.object({ inputs: z.array(Input), ended: z.boolean() });
+export type InputsReply = z.infer<typeof InputsReply>;
+
+/**
+ * The data of `input` log entries, which every viewer sees: a message or an
+ * interrupt was accepted, or inputs reached the runner (`delivered`).
+ */
+export const InputEntryData = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("message"), inputId: z.number().int(), message: UserMessage, clientId: z.string().optional() }),
+  z.object({ kind: z.literal("interrupt"), inputId: z.number().int(), clientId: z.string().optional() }),
+  z.object({ kind: z.literal("delivered"), inputIds: z.array(z.number().int()) }),
+]);
+export type InputEntryData = z.infer<typeof InputEntryData>;
+
+/** Header that makes `POST /messages` and `POST /interrupt` safe to retry. */
+export const IDEMPOTENCY_HEADER = "Idempotency-Key";
+export const IdempotencyKey = z.string().min(1).max(256);
+
 /** `POST /events` reply. */
 export const AppendReply = z.object({ lastEventId: z.number().int().nonnegative() });
 export type AppendReply = z.infer<typeof AppendReply>;
@@ -104,7 +166,10 @@ export const RunInfo = z.object({
   lastEventId: z.number().int().nonnegative(),
   events: z.number().int().nonnegative(),
   bytes: z.number().int().nonnegative(),
-  clients: z.object({ sse: z.number().int(), ws: z.number().int() }),
+  /** Connected viewers, and runners waiting in a `GET /inputs` long-poll. */
+  clients: z.object({ sse: z.number().int(), ws: z.number().int(), runners: z.number().int() }),
+  /** Inputs queued and not yet acknowledged by a runner. */
+  pendingInputs: z.number().int().nonnegative(),
 });
 export type RunInfo = z.infer<typeof RunInfo>;
 
@@ -120,15 +185,23 @@ export const ServerFrame = z.discriminatedUnion("type", [
   z.object({ type: z.literal("events"), events: z.array(Entry) }),
   /** The run has ended and the client has everything; the socket closes next. */
   z.object({ type: z.literal("end"), status: FinalStatus, lastEventId: z.number().int() }),
-  z.object({ type: z.literal("error"), error: ErrorInfo }),
+  /** A client frame was refused; `clientId` echoes the frame's, if it had one. */
+  z.object({ type: z.literal("error"), error: ErrorInfo, clientId: z.string().optional() }),
   z.object({ type: z.literal("pong") }),
+  /** A `message` or `interrupt` frame was queued as input `id`, logged as entry `eventId`. */
+  z.object({ type: z.literal("ack"), id: z.number().int(), eventId: z.number().int(), clientId: z.string().optional() }),
 ]);
 export type ServerFrame = z.infer<typeof ServerFrame>;
 
 /** Frames a client may send on `GET /ws`. */
-export const ClientFrame = z.discriminatedUnion("type", [
+export const ClientFrame = z.union([
   /** Replay from `after` (exclusive), then go on live. */
   z.strictObject({ type: z.literal("resume"), after: z.number().int().nonnegative() }),
+  /** Send a message to the agent, like `POST /messages` (`text` is short for a plain-text `message`). */
+  z.strictObject({ type: z.literal("message"), text: z.string().min(1, "a message needs text"), clientId: ClientId.optional() }),
+  z.strictObject({ type: z.literal("message"), message: MessageInput, clientId: ClientId.optional() }),
+  /** Ask the agent to stop its turn, like `POST /interrupt`. */
+  z.strictObject({ type: z.literal("interrupt"), clientId: ClientId.optional() }),
 ]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
 
@@ -147,4 +220,11 @@ export const DEFAULT_LIMITS = {
   maxPageSize: 1000,
   sseKeepAliveSeconds: 20,
   sseMaxBufferBytes: 1024 * 1024,
+  maxMessageBytes: 64 * 1024,
+  maxPendingInputs: 1000,
+  /** Longest `GET /inputs` wait, in seconds (deploys give in-flight requests 30 s). */
+  maxWaitSeconds: 30,
 } as const;
+
+/** The `wait` a runner should use for `GET /inputs`: under the cap, with room to spare. */
+export const DEFAULT_WAIT_SECONDS = 25;

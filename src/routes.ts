@@ -13,11 +13,17 @@ import {
   API_BASE,
   CompleteBody,
   Cursor,
+  DEFAULT_WAIT_SECONDS,
   EventId,
+  IDEMPOTENCY_HEADER,
+  IdempotencyKey,
+  InterruptBody,
+  MessageBody,
   NEXT_OFFSET_HEADER,
   Producer,
   ProducerHeaders,
   RunId,
+  toUserMessage,
   type Cursor as CursorValue,
 } from "./protocol";
 import { entryJson } from "./run/log";
@@ -100,6 +106,33 @@ run.get("/ws", async (c) => {
   return subscribe(c, "ws", cursorOf(c.req.query("after")));
 });
 
+/** A participant sends a message to the running agent. */
+run.post("/messages", inputBodyLimit, async (c) => {
+  const body = check(MessageBody, await jsonBody(c), "body");
+  const input = { kind: "message" as const, message: toUserMessage(body.message), ...(body.clientId && { clientId: body.clientId }) };
+  const result = unwrap(await c.var.run.postInput(c.var.runId, input, idempotencyKeyOf(c)));
+  return c.json({ id: result.id, eventId: result.eventId }, 202);
+});
+
+/** A participant asks the agent to stop its turn. The body is optional. */
+run.post("/interrupt", inputBodyLimit, async (c) => {
+  const hasBody = c.req.header("Content-Length") !== "0" && c.req.header("Content-Type") !== undefined;
+  const body = hasBody ? check(InterruptBody, await jsonBody(c), "body") : {};
+  const input = { kind: "interrupt" as const, ...(body.clientId && { clientId: body.clientId }) };
+  const result = unwrap(await c.var.run.postInput(c.var.runId, input, idempotencyKeyOf(c)));
+  return c.json({ id: result.id, eventId: result.eventId }, 202);
+});
+
+/** The runner's long-poll for inputs; `after=K` acknowledges every input up to K. */
+run.get("/inputs", async (c) => {
+  const after = check(EventId, c.req.query("after") ?? "0", "after");
+  const max = limits(c.env).maxWaitSeconds;
+  const wait = check(EventId, c.req.query("wait") ?? String(DEFAULT_WAIT_SECONDS), "wait");
+  if (wait > max) throw new ApiError(400, "bad_wait", `wait may be at most ${max} seconds`);
+  const reply = unwrap(await c.var.run.pollInputs(after, wait * 1000));
+  return c.json({ inputs: reply.inputs, ended: reply.ended });
+});
+
 /** The runner ends the run with its final status. */
 run.post("/complete", async (c) => {
   const body = check(CompleteBody, await jsonBody(c), "body");
@@ -116,8 +149,24 @@ run.get("/", async (c) => {
 app.route(`${API_BASE}/:runId`, run);
 
 function subscribe(c: Context<App>, transport: "sse" | "ws", after: CursorValue): Promise<Response> {
-  const url = `https://run/subscribe?transport=${transport}&after=${after}`;
+  const url = `https://run/subscribe?transport=${transport}&after=${after}&run=${c.var.runId}`;
   return c.var.run.fetch(url, { headers: { Upgrade: "websocket" } });
+}
+
+/** Message bodies are small; refuse a large one before reading it (the object checks the exact size). */
+function inputBodyLimit(c: Context<App>, next: () => Promise<void>) {
+  const maxSize = limits(c.env).maxMessageBytes + 4096;
+  return bodyLimit({
+    maxSize,
+    onError: () => {
+      throw new ApiError(413, "message_too_large", `a message may be at most ${limits(c.env).maxMessageBytes} bytes`);
+    },
+  })(c, next);
+}
+
+function idempotencyKeyOf(c: Context<App>): string | undefined {
+  const key = c.req.header(IDEMPOTENCY_HEADER);
+  return key === undefined ? undefined : check(IdempotencyKey, key, "idempotency key");
 }
 
 function cursorOf(value: string | undefined): CursorValue {

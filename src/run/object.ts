@@ -10,22 +10,30 @@
  * is durable.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../config";
+import { limits, type Env } from "../config";
 import { fail, type Result } from "../errors";
 import {
   ClientFrame,
   Cursor,
   PING_FRAME,
   PONG_FRAME,
+  RunId,
+  toUserMessage,
   type CompleteBody,
   type EventsPage,
+  type InputAccepted,
+  type InputEntryData,
+  type InputsReply,
+  type NewInput,
   type Producer,
   type RunInfo,
+  type ServerFrame,
 } from "../protocol";
+import { InputQueue } from "./inputs";
 import { EventLog, type StoredEntry } from "./log";
 import { isEnded, RunMeta } from "./meta";
 import { Producers } from "./producers";
-import { Subscribers, type RunState, type Transport } from "./subscribers";
+import { Subscribers, type RunState } from "./subscribers";
 
 export type AppendResult = Result<{ duplicate: boolean; lastEventId: number; producer?: { epoch: number; seq: number } }>;
 
@@ -33,6 +41,7 @@ export class RunObject extends DurableObject<Env> {
   readonly #log: EventLog;
   readonly #meta: RunMeta;
   readonly #producers: Producers;
+  readonly #inputs: InputQueue;
   readonly #subscribers: Subscribers;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -41,6 +50,7 @@ export class RunObject extends DurableObject<Env> {
     this.#log = new EventLog(sql);
     this.#meta = new RunMeta(sql);
     this.#producers = new Producers(sql);
+    this.#inputs = new InputQueue(sql);
     this.#subscribers = new Subscribers(ctx, this.#log, () => this.#state());
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
   }
@@ -80,7 +90,61 @@ export class RunObject extends DurableObject<Env> {
       return this.#log.append("status", [data], now);
     });
     this.#subscribers.publish(batch);
+    this.#inputs.wake(); // waiting long-polls answer `ended`
     return { ok: true, lastEventId: batch[0]!.id };
+  }
+
+  /**
+   * Queues a message or interrupt for the runner and logs it as an `input`
+   * entry, so every viewer sees it at once. The same idempotency key always
+   * answers the same input.
+   */
+  postInput(runId: string, input: NewInput, key?: string): Result<InputAccepted> {
+    const known = key === undefined ? null : this.#inputs.byKey(key);
+    if (known) return { ok: true, ...known };
+    const ended = this.#endedFailure();
+    if (ended) return ended;
+    const limit = limits(this.env);
+    if (input.kind === "message") {
+      const size = new TextEncoder().encode(JSON.stringify(input.message)).length;
+      if (size > limit.maxMessageBytes) {
+        return fail(413, "message_too_large", `the message is ${size} bytes; a message may be at most ${limit.maxMessageBytes}`);
+      }
+    }
+    if (this.#inputs.pending() >= limit.maxPendingInputs) {
+      return fail(429, "too_many_inputs", `${limit.maxPendingInputs} inputs are already waiting for the runner`);
+    }
+    const now = Date.now();
+    const id = this.#inputs.lastId() + 1;
+    const data: InputEntryData = { ...input, inputId: id };
+    const json = JSON.stringify(data);
+    const batch = this.ctx.storage.transactionSync(() => {
+      this.#meta.touch(runId, now, json.length);
+      const rows = this.#log.append("input", [json], now);
+      this.#inputs.add({ ...input, id }, rows[0]!.id, key, now);
+      return rows;
+    });
+    this.#subscribers.publish(batch);
+    this.#inputs.wake();
+    return { ok: true, id, eventId: batch[0]!.id };
+  }
+
+  /**
+   * The runner's long-poll. Acknowledges every input up to `after` (viewers see
+   * a `delivered` entry), then answers at once with the inputs after it, or
+   * with `ended`, or waits up to `waitMs` for one to arrive.
+   */
+  async pollInputs(after: number, waitMs: number): Promise<Result<InputsReply>> {
+    if (after > this.#inputs.lastId()) {
+      return fail(400, "cursor_out_of_range", `input ${after} does not exist (last input ${this.#inputs.lastId()})`);
+    }
+    this.#acknowledge(after);
+    for (let waited = false; ; waited = true) {
+      if (this.#state().ended) return { ok: true, inputs: [], ended: true };
+      const inputs = this.#inputs.after(after, limits(this.env).maxPendingInputs);
+      if (inputs.length > 0 || waited || waitMs === 0) return { ok: true, inputs, ended: false };
+      await this.#inputs.wait(waitMs);
+    }
   }
 
   /** A page of entries after `after`, as stored (the Worker joins their JSON text). */
@@ -107,7 +171,8 @@ export class RunObject extends DurableObject<Env> {
       lastEventId,
       events: lastEventId,
       bytes: meta.bytes,
-      clients: { sse: this.#subscribers.count("sse"), ws: this.#subscribers.count("ws") },
+      clients: { sse: this.#subscribers.count("sse"), ws: this.#subscribers.count("ws"), runners: this.#inputs.waiting },
+      pendingInputs: this.#inputs.pending(),
     };
   }
 
@@ -116,7 +181,13 @@ export class RunObject extends DurableObject<Env> {
     const url = new URL(request.url);
     const transport = url.searchParams.get("transport");
     const cursor = Cursor.safeParse(url.searchParams.get("after"));
-    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket" || (transport !== "ws" && transport !== "sse") || !cursor.success) {
+    const runId = RunId.safeParse(url.searchParams.get("run"));
+    if (
+      request.headers.get("Upgrade")?.toLowerCase() !== "websocket" ||
+      (transport !== "ws" && transport !== "sse") ||
+      !cursor.success ||
+      !runId.success
+    ) {
       return Response.json({ error: { code: "bad_request", message: "not a subscription request" } }, { status: 400 });
     }
     const { lastId, ended } = this.#state();
@@ -125,21 +196,29 @@ export class RunObject extends DurableObject<Env> {
     if (outOfRange) return Response.json({ error: { code: outOfRange.error.code, message: outOfRange.error.message } }, { status: 400 });
     // An SSE client that already has everything of an ended run gets 204, which stops EventSource reconnecting.
     if (transport === "sse" && ended && after >= lastId) return new Response(null, { status: 204 });
-    const client = this.#subscribers.accept(transport as Transport, after);
+    const client = this.#subscribers.accept(transport, after, runId.data);
     return new Response(null, { status: 101, webSocket: client });
   }
 
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
     if (this.#subscribers.transportOf(ws) !== "ws") return;
-    const frame = ClientFrame.safeParse(parseJson(message));
-    if (!frame.success) {
-      sendError(ws, "bad_frame", `unrecognised frame: ${frame.error.issues[0]?.message ?? "invalid"}`);
-      return;
+    const parsed = ClientFrame.safeParse(parseJson(message));
+    if (!parsed.success) {
+      return send(ws, { type: "error", error: { code: "bad_frame", message: `unrecognised frame: ${describe(parsed.error)}` } });
     }
-    const { after } = frame.data;
-    const outOfRange = cursorPastEnd(after, this.#log.lastId());
-    if (outOfRange) return sendError(ws, outOfRange.error.code, outOfRange.error.message);
-    this.#subscribers.resume(ws, after);
+    const frame = parsed.data;
+    if (frame.type === "resume") {
+      const outOfRange = cursorPastEnd(frame.after, this.#log.lastId());
+      if (outOfRange) return send(ws, { type: "error", error: { code: outOfRange.error.code, message: outOfRange.error.message } });
+      return this.#subscribers.resume(ws, frame.after);
+    }
+    const clientId = frame.clientId === undefined ? {} : { clientId: frame.clientId };
+    const input: NewInput =
+      frame.type === "interrupt"
+        ? { kind: "interrupt", ...clientId }
+        : { kind: "message", message: toUserMessage("text" in frame ? frame.text : frame.message), ...clientId };
+    const result = this.postInput(this.#subscribers.runIdOf(ws) ?? "", input);
+    send(ws, result.ok ? { type: "ack", id: result.id, eventId: result.eventId, ...clientId } : { type: "error", error: { code: result.error.code, message: result.error.message }, ...clientId });
   }
 
   override webSocketClose(ws: WebSocket, code: number, reason: string): void {
@@ -148,6 +227,20 @@ export class RunObject extends DurableObject<Env> {
     } catch {
       // already closed
     }
+  }
+
+  #acknowledge(upTo: number): void {
+    if (upTo === 0) return;
+    const ended = this.#state().ended;
+    const now = Date.now();
+    const batch = this.ctx.storage.transactionSync(() => {
+      const ids = this.#inputs.acknowledge(upTo, now);
+      // After the end the log is closed; the acknowledgement is only recorded.
+      if (ids.length === 0 || ended) return [];
+      const data: InputEntryData = { kind: "delivered", inputIds: ids };
+      return this.#log.append("input", [JSON.stringify(data)], now);
+    });
+    this.#subscribers.publish(batch);
   }
 
   #state(): RunState {
@@ -172,7 +265,13 @@ function parseJson(message: string | ArrayBuffer): unknown {
   }
 }
 
-function sendError(ws: WebSocket, code: string, message: string): void {
-  ws.send(JSON.stringify({ type: "error", error: { code, message } }));
+function send(ws: WebSocket, frame: ServerFrame): void {
+  try {
+    ws.send(JSON.stringify(frame));
+  } catch {
+    // closing
+  }
 }
+
+const describe = (error: { issues: readonly { message: string }[] }) => error.issues[0]?.message ?? "invalid";
 

@@ -38,6 +38,7 @@ const framing: Record<Transport, { events(entries: readonly StoredEntry[]): stri
 };
 
 const REPLAY_PAGE = 500;
+const RUN_TAG = "run:";
 
 const attachment = (ws: WebSocket) => ws.deserializeAttachment() as Attachment | null;
 
@@ -51,10 +52,11 @@ export class Subscribers {
     private readonly state: () => RunState,
   ) {}
 
-  /** Accepts a new subscriber after `cursor`; returns the client end. */
-  accept(transport: Transport, cursor: number): WebSocket {
+  /** Accepts a new subscriber to run `runId` after `cursor`; returns the client end. */
+  accept(transport: Transport, cursor: number, runId: string): WebSocket {
     const { 0: client, 1: server } = new WebSocketPair();
-    this.ctx.acceptWebSocket(server, [transport]);
+    // Tags are fixed at accept and survive hibernation: the transport (for counts) and the run id.
+    this.ctx.acceptWebSocket(server, [transport, `${RUN_TAG}${runId}`]);
     server.serializeAttachment({ transport, cursor } satisfies Attachment);
     this.#catchUp(server);
     return client;
@@ -66,6 +68,10 @@ export class Subscribers {
 
   transportOf(ws: WebSocket): Transport | undefined {
     return attachment(ws)?.transport;
+  }
+
+  runIdOf(ws: WebSocket): string | undefined {
+    return this.ctx.getTags(ws).find((t) => t.startsWith(RUN_TAG))?.slice(RUN_TAG.length);
   }
 
   /**

@@ -25,10 +25,14 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function startRelay(opts: { vars?: Record<string, string> } = {}): Promise<Relay> {
+/**
+ * `persistTo`: keep the relay's storage in this folder (left in place on stop),
+ * so a second relay started on it sees the same runs.
+ */
+export async function startRelay(opts: { vars?: Record<string, string>; persistTo?: string } = {}): Promise<Relay> {
   const root = fileURLToPath(new URL("../..", import.meta.url));
   const wrangler = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
-  const state = await mkdtemp(join(tmpdir(), "runrelay-e2e-"));
+  const state = opts.persistTo ?? (await mkdtemp(join(tmpdir(), "runrelay-e2e-")));
   const [port, inspector] = [await freePort(), await freePort()];
   const args = [
     wrangler, "dev",
@@ -57,7 +61,7 @@ export async function startRelay(opts: { vars?: Record<string, string> } = {}): 
     output: () => log,
     stop: async () => {
       await stop(child);
-      await rm(state, { recursive: true, force: true });
+      if (!opts.persistTo) await rm(state, { recursive: true, force: true });
     },
   };
 }

@@ -169,12 +169,12 @@ describe("GET / and POST /complete", () => {
     const sse2 = await openSse(runId);
     const ws = await openWs(runId);
     const running = await info(runId);
-    expect(running).toMatchObject({ runId, status: "running", lastEventId: 3, events: 3, clients: { sse: 2, ws: 1 } });
+    expect(running).toMatchObject({ runId, status: "running", lastEventId: 3, events: 3, clients: { sse: 2, ws: 1, runners: 0 } });
     expect(running.bytes).toBe(lines(1, 3).reduce((n, l) => n + new TextEncoder().encode(JSON.stringify(l)).length, 0));
 
     // A viewer that goes away is noticed.
     await sse2.cancel();
-    await vi.waitFor(async () => expect((await info(runId)).clients).toEqual({ sse: 1, ws: 1 }));
+    await vi.waitFor(async () => expect((await info(runId)).clients).toEqual({ sse: 1, ws: 1, runners: 0 }));
 
     expect(await (await complete(runId, "failed", "tool crashed")).json()).toEqual({ lastEventId: 4 });
     expect(await (await complete(runId, "failed")).json()).toEqual({ lastEventId: 4 });
@@ -184,7 +184,7 @@ describe("GET / and POST /complete", () => {
     await ws.frames.ended();
     const ended = await info(runId);
     expect(ended).toMatchObject({ status: "failed", reason: "tool crashed", lastEventId: 4, events: 4 });
-    await vi.waitFor(async () => expect((await info(runId)).clients).toEqual({ sse: 0, ws: 0 }));
+    await vi.waitFor(async () => expect((await info(runId)).clients).toEqual({ sse: 0, ws: 0, runners: 0 }));
   });
 
   it("refuses a bad completion body", async () => {
