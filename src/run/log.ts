@@ -13,6 +13,9 @@ export interface StoredEntry {
   data: string;
 }
 
+/** Data read into one page at most (about 4 MiB of text), before the row that passes it. */
+export const PAGE_CHARS = 4 * 1024 * 1024;
+
 /** Rows per INSERT: 4 bound values each, under SQLite's 100 parameters per statement. */
 const ROWS_PER_INSERT = 24;
 
@@ -45,11 +48,26 @@ export class EventLog {
     return rows;
   }
 
-  /** Up to `limit` entries with id > `after`, oldest first. */
-  read(after: number, limit: number): StoredEntry[] {
-    return this.sql
-      .exec<Record<keyof StoredEntry, never>>("SELECT id, ts, type, data FROM events WHERE id > ? ORDER BY id LIMIT ?", after, limit)
-      .toArray() as StoredEntry[];
+  /**
+   * Entries with id > `after`, oldest first: at most `limit` of them, and no
+   * more once `maxChars` of data has been read (always at least one), so a page
+   * of large lines stays within RPC and WebSocket message limits.
+   */
+  read(after: number, limit: number, maxChars = PAGE_CHARS): StoredEntry[] {
+    const page: StoredEntry[] = [];
+    let chars = 0;
+    const rows = this.sql.exec<Record<keyof StoredEntry, never>>(
+      "SELECT id, ts, type, data FROM events WHERE id > ? ORDER BY id LIMIT ?",
+      after,
+      limit,
+    );
+    for (const row of rows) {
+      const entry = row as StoredEntry;
+      page.push(entry);
+      chars += entry.data.length;
+      if (chars >= maxChars) break;
+    }
+    return page;
   }
 }
 

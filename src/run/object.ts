@@ -85,7 +85,7 @@ export class RunObject extends DurableObject<Env> {
     const now = Date.now();
     const data = JSON.stringify({ status: body.status, ...(body.reason !== undefined && { reason: body.reason }) });
     const batch = this.ctx.storage.transactionSync(() => {
-      this.#meta.touch(runId, now, data.length);
+      this.#meta.touch(runId, now, utf8Length(data));
       this.#meta.end(body.status, body.reason, now);
       return this.#log.append("status", [data], now);
     });
@@ -106,7 +106,7 @@ export class RunObject extends DurableObject<Env> {
     if (ended) return ended;
     const limit = limits(this.env);
     if (input.kind === "message") {
-      const size = new TextEncoder().encode(JSON.stringify(input.message)).length;
+      const size = utf8Length(JSON.stringify(input.message));
       if (size > limit.maxMessageBytes) {
         return fail(413, "message_too_large", `the message is ${size} bytes; a message may be at most ${limit.maxMessageBytes}`);
       }
@@ -119,7 +119,7 @@ export class RunObject extends DurableObject<Env> {
     const data: InputEntryData = { ...input, inputId: id };
     const json = JSON.stringify(data);
     const batch = this.ctx.storage.transactionSync(() => {
-      this.#meta.touch(runId, now, json.length);
+      this.#meta.touch(runId, now, utf8Length(json));
       const rows = this.#log.append("input", [json], now);
       this.#inputs.add({ ...input, id }, rows[0]!.id, key, now);
       return rows;
@@ -272,6 +272,8 @@ function send(ws: WebSocket, frame: ServerFrame): void {
     // closing
   }
 }
+
+const utf8Length = (text: string) => new TextEncoder().encode(text).length;
 
 const describe = (error: { issues: readonly { message: string }[] }) => error.issues[0]?.message ?? "invalid";
 

@@ -37,7 +37,9 @@ const framing: Record<Transport, { events(entries: readonly StoredEntry[]): stri
   },
 };
 
+/** A replay frame holds at most this many entries, or about 1 MiB of data. */
 const REPLAY_PAGE = 500;
+const REPLAY_PAGE_CHARS = 1024 * 1024;
 const RUN_TAG = "run:";
 
 const attachment = (ws: WebSocket) => ws.deserializeAttachment() as Attachment | null;
@@ -131,24 +133,33 @@ export class Subscribers {
       await scheduler.wait(0);
       const att = attachment(ws);
       if (!att || ws.readyState !== WebSocket.OPEN) return;
-      const page = this.log.read(att.cursor, REPLAY_PAGE);
+      const page = this.log.read(att.cursor, REPLAY_PAGE, REPLAY_PAGE_CHARS);
       const last = page.at(-1)?.id;
       if (last === undefined) {
         this.#endIfDone(ws, att, this.state());
         return;
       }
-      this.#send(ws, att, framing[att.transport].events(page), last);
+      if (!this.#send(ws, att, framing[att.transport].events(page), last)) return;
     }
   }
 
-  #send(ws: WebSocket, att: Attachment, frame: string, lastId: number): void {
+  /** Sends a frame and advances the socket's cursor; false if the socket could not take it. */
+  #send(ws: WebSocket, att: Attachment, frame: string, lastId: number): boolean {
     try {
       ws.send(frame);
     } catch {
-      return; // closing; its close event will remove it
+      // A socket that refuses a frame while open would be retried forever: close it,
+      // and the client reconnects from its last id.
+      try {
+        ws.close(1011, "send failed");
+      } catch {
+        // already closing
+      }
+      return false;
     }
     att.cursor = lastId;
     ws.serializeAttachment(att);
+    return true;
   }
 
   /** Once the run has ended and the socket has every entry: the end frame, then close. */

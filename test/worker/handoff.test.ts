@@ -15,16 +15,25 @@ it("hand-off race: 20 SSE and 20 WebSocket clients joining mid-append each get a
     at: Math.floor(rnd() * total),
   })).sort((a, b) => a.at - b.at);
 
-  type Joined = { transport: "sse" | "ws"; cursor: number; ids: Promise<number[]> };
+  /** The ids a client received, and what followed the last one: exactly one `end`, as the last frame. */
+  type Joined = { transport: "sse" | "ws"; cursor: number; ids: Promise<{ ids: number[]; ends: number; endIsLast: boolean }> };
   const joined: Promise<Joined>[] = [];
   const join = async (transport: "sse" | "ws", cursor: number): Promise<Joined> => {
     if (transport === "sse") {
       const c = await openSse(runId, { lastEventId: cursor });
       expect(c.res.status).toBe(200);
-      return { transport, cursor, ids: c.frames.ended().then(sseIds) };
+      const ids = c.frames.ended().then((f) => {
+        const ends = f.filter((x) => x.event === "end").length;
+        return { ids: sseIds(f), ends, endIsLast: f.at(-1)?.event === "end" };
+      });
+      return { transport, cursor, ids };
     }
     const c = await openWs(runId, cursor);
-    return { transport, cursor, ids: c.frames.ended().then(wsIds) };
+    const ids = c.frames.ended().then((f) => {
+      const ends = f.filter((x) => x.type === "end").length;
+      return { ids: wsIds(f), ends, endIsLast: f.at(-1)?.type === "end" };
+    });
+    return { transport, cursor, ids };
   };
 
   let sent = 0;
@@ -44,6 +53,9 @@ it("hand-off race: 20 SSE and 20 WebSocket clients joining mid-append each get a
   const clients = await Promise.all(joined);
   expect(clients.filter((c) => c.transport === "sse")).toHaveLength(20);
   for (const client of clients) {
-    expect({ ...client, ids: await client.ids }).toEqual({ ...client, ids: range(client.cursor + 1, total + 1) });
+    expect({ ...client, ids: await client.ids }).toEqual({
+      ...client,
+      ids: { ids: range(client.cursor + 1, total + 1), ends: 1, endIsLast: true },
+    });
   }
 });

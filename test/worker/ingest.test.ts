@@ -73,8 +73,12 @@ describe("POST /events: idempotent producers", () => {
       const pb = append(runId, b.slice(seq * 2, seq * 2 + 2), { id: "B", epoch: 0, seq });
       expect((await pa).status).toBe(200);
       expect((await pb).status).toBe(200);
-      // retries of both, concurrently
-      expect((await append(runId, a.slice(seq * 2, seq * 2 + 2), { id: "A", epoch: 0, seq })).status).toBe(204);
+      // both retried, concurrently
+      const [ra, rb] = await Promise.all([
+        append(runId, a.slice(seq * 2, seq * 2 + 2), { id: "A", epoch: 0, seq }),
+        append(runId, b.slice(seq * 2, seq * 2 + 2), { id: "B", epoch: 0, seq }),
+      ]);
+      expect([ra.status, rb.status]).toEqual([204, 204]);
     }
     const log = await readAll(runId);
     expect(log.map((e) => e.id)).toEqual(range(1, 20));

@@ -8,7 +8,9 @@ import {
   newRunId,
   openSse,
   openWs,
+  page,
   range,
+  readAll,
   sdkLine,
   sseIds,
   wsIds,
@@ -107,6 +109,27 @@ describe("GET /stream (SSE)", () => {
     expect(text).not.toContain("event: end");
     const again = await openSse(runId, { lastEventId: ids.at(-1)! });
     expect(sseIds(await again.frames.ended())).toEqual(range(ids.length + 1, 41));
+  });
+});
+
+describe("large entries", () => {
+  it("pages and replays ~1 MiB lines in bounded pieces, every id once, in order", async () => {
+    const runId = newRunId("large");
+    const big = (i: number) => ({ type: "big", i, pad: "z".repeat(1024 * 1024 - 100) });
+    await appendOk(runId, range(1, 6).map(big));
+    await appendOk(runId, range(7, 12).map(big));
+    const first = await page(runId, 0);
+    // Each line is just under 1 MiB: the page ends with the row that passes ~4 MiB.
+    expect(first.events.map((e) => e.id)).toEqual([1, 2, 3, 4, 5]);
+    expect((await readAll(runId)).map((e) => e.data.i)).toEqual(range(1, 12));
+
+    const ws = await openWs(runId, 0);
+    const sse = await openSse(runId);
+    await complete(runId);
+    const frames = await ws.frames.ended();
+    expect(wsIds(frames)).toEqual(range(1, 13));
+    expect(Math.max(...frames.map((f) => (f.type === "events" ? f.events.length : 0)))).toBeLessThanOrEqual(2);
+    expect(sseIds(await sse.frames.ended())).toEqual(range(1, 13));
   });
 });
 
