@@ -1,0 +1,215 @@
+#!/usr/bin/env node
+/**
+ * runrelay: run a Claude workflow next to the SDK and relay it live.
+ *   runrelay sdk  --prompt "…"            the Agent SDK's query(), streaming input
+ *   runrelay exec -- <command…>           any command that prints stream-json
+ *   runrelay tail --file _stream.jsonl    a file an existing workflow writes
+ */
+import { readFileSync, realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { join, dirname } from "node:path";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { FatalError, RetryableError } from "./relay.ts";
+import { reporter } from "./report.ts";
+import { runSession, type Source } from "./session.ts";
+import { execSource } from "./sources/exec.ts";
+import { sdkSource } from "./sources/sdk.ts";
+import { tailSource } from "./sources/tail.ts";
+
+class UsageError extends Error {}
+
+const COMMON = {
+  url: { type: "string" },
+  run: { type: "string" },
+  token: { type: "string" },
+  "spool-dir": { type: "string" },
+  "no-spool": { type: "boolean" },
+  "idle-timeout": { type: "string" },
+  quiet: { type: "boolean", short: "q" },
+  verbose: { type: "boolean", short: "v" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies ParseArgsConfig["options"];
+
+const COMMON_HELP = `Relay options (flags, or the environment):
+  --url URL            the relay, e.g. http://127.0.0.1:8787       RUNRELAY_URL
+  --run ID             the run id (1-128 of A-Z a-z 0-9 . _ -)     RUNRELAY_RUN_ID
+  --token TOKEN        a runner token for the run                  RUNRELAY_TOKEN
+  --spool-dir DIR      keeps each batch until the relay has it, so a restarted
+                       runner resends what was not acknowledged   (default .runrelay)
+  --no-spool           keep batches in memory only
+  --idle-timeout S     after a turn, wait S seconds for another message before
+                       ending (default 0: end unless one is already waiting)
+  -q, --quiet          only errors        -v, --verbose   every batch
+  -h, --help`;
+
+const COMMANDS = {
+  sdk: {
+    options: {
+      prompt: { type: "string", short: "p" },
+      "prompt-file": { type: "string" },
+      cwd: { type: "string" },
+      model: { type: "string" },
+      "permission-mode": { type: "string" },
+      "allowed-tools": { type: "string" },
+      "include-partial-messages": { type: "boolean" },
+      resume: { type: "string" },
+      "claude-path": { type: "string" },
+      bare: { type: "boolean" },
+    },
+    help: `runrelay sdk --prompt TEXT [options]
+
+Runs the Claude Agent SDK's query() in streaming-input mode and relays every message it yields.
+Messages participants send become new user turns; an interrupt calls query.interrupt().
+
+  -p, --prompt TEXT            the first user message (or --prompt-file PATH)
+  --cwd DIR                    the agent's working directory
+  --model MODEL                --permission-mode MODE (default, acceptEdits, plan, bypassPermissions, …)
+  --allowed-tools A,B          tools the agent may use without asking, e.g. Bash,Read
+  --include-partial-messages   relay stream_event deltas as they arrive
+  --resume SESSION_ID          continue an earlier session
+  --claude-path PATH           the Claude Code executable (default: the SDK's own)
+  --bare                       Claude Code's minimal mode (no hooks, plugins or CLAUDE.md discovery)`,
+  },
+  exec: {
+    options: { prompt: { type: "string", short: "p" }, cwd: { type: "string" } },
+    help: `runrelay exec [--prompt TEXT] -- COMMAND [ARGS…]
+
+Spawns a command that prints stream-json on stdout and relays each line (a line that is not
+a JSON object is relayed as {"type":"runrelay_diagnostic","subtype":"non_json_output","text":…}).
+Messages are written to its stdin as stream-json user lines; an interrupt sends SIGINT.
+For Claude Code:
+  runrelay exec --prompt "…" -- claude -p --output-format stream-json --input-format stream-json --verbose
+
+  -p, --prompt TEXT   the first user message, written to stdin at start
+  --cwd DIR           the command's working directory`,
+  },
+  tail: {
+    options: { file: { type: "string", short: "f" }, inbox: { type: "string" }, "from-offset": { type: "string" } },
+    help: `runrelay tail --file PATH [--inbox PATH] [--from-offset BYTES]
+
+Follows a stream-json file an existing workflow writes (_stream.jsonl), from the start, through
+truncation and late creation. Messages and interrupts are appended to the inbox file.
+
+  -f, --file PATH        the file to follow
+  --inbox PATH           where inputs go (default: _messages.jsonl next to the file)
+  --from-offset BYTES    start at this byte offset instead of the start`,
+  },
+} as const;
+
+type Command = keyof typeof COMMANDS;
+
+const USAGE = `runrelay: relay a Claude agent run live, and carry messages back to it.
+
+Usage:
+  runrelay sdk  --prompt TEXT [options]      run the Claude Agent SDK
+  runrelay exec [options] -- COMMAND…        run any command that prints stream-json
+  runrelay tail --file PATH [options]        follow a file a workflow writes
+  runrelay COMMAND --help
+
+Exit codes: 0 completed, 1 failed / interrupted / error, 2 bad usage, 130 stopped by a signal.
+
+${COMMON_HELP}`;
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(USAGE + "\n");
+    return name ? 0 : 2;
+  }
+  if (!(name in COMMANDS)) {
+    process.stderr.write(`runrelay: error: unknown command "${name}" (try runrelay --help)\n`);
+    return 2;
+  }
+  const command = name as Command;
+  let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
+  try {
+    const parsed = parseArgs({
+      args: rest,
+      options: { ...COMMON, ...COMMANDS[command].options } as ParseArgsConfig["options"],
+      allowPositionals: command === "exec",
+      strict: true,
+    });
+    values = parsed.values as Record<string, string | boolean | undefined>;
+    positionals = parsed.positionals;
+  } catch (err) {
+    process.stderr.write(`runrelay: error: ${(err as Error).message} (try runrelay ${command} --help)\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(`${COMMANDS[command].help}\n\n${COMMON_HELP}\n`);
+    return 0;
+  }
+  const report = reporter({ quiet: values.quiet === true, verbose: values.verbose === true });
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stop.signal.aborted) process.exit(130);
+    report.info(`${signal}: interrupting, flushing, then ending the run as cancelled`);
+    stop.abort();
+  };
+  process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
+  try {
+    const str = (key: string) => (typeof values[key] === "string" ? (values[key] as string) : undefined);
+    const url = str("url") ?? env.RUNRELAY_URL;
+    const runId = str("run") ?? env.RUNRELAY_RUN_ID;
+    const token = str("token") ?? env.RUNRELAY_TOKEN;
+    if (!url) throw new UsageError("no relay URL: pass --url or set RUNRELAY_URL");
+    if (!runId) throw new UsageError("no run id: pass --run or set RUNRELAY_RUN_ID");
+    const idle = Number(str("idle-timeout") ?? "0");
+    if (!Number.isFinite(idle) || idle < 0) throw new UsageError("--idle-timeout takes a number of seconds ≥ 0");
+    const spoolDir = str("spool-dir") ?? env.RUNRELAY_SPOOL_DIR ?? ".runrelay";
+    const { source, from } = sourceFor(command, values, positionals);
+    const outcome = await runSession(source, {
+      relay: { url, runId, ...(token && { token }) },
+      spool: values["no-spool"] ? null : join(spoolDir, `${runId}.spool.jsonl`),
+      idleTimeoutSeconds: idle,
+      report,
+      signal: stop.signal,
+      ...(from !== undefined && { from }),
+    });
+    return outcome.exitCode;
+  } catch (err) {
+    const message = err instanceof FatalError || err instanceof RetryableError || err instanceof UsageError ? err.message : String((err as Error)?.message ?? err);
+    report.error(message);
+    return err instanceof UsageError ? 2 : 1;
+  } finally {
+    process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
+  }
+}
+
+function sourceFor(command: Command, values: Record<string, string | boolean | undefined>, positionals: string[]): { source: Source; from?: number } {
+  const str = (key: string) => (typeof values[key] === "string" ? (values[key] as string) : undefined);
+  if (command === "sdk") {
+    const promptFile = str("prompt-file");
+    const prompt = str("prompt") ?? (promptFile ? readFileSync(promptFile, "utf8") : undefined);
+    if (!prompt?.trim()) throw new UsageError("no prompt: pass --prompt TEXT or --prompt-file PATH");
+    const tools = str("allowed-tools");
+    return {
+      source: sdkSource({
+        prompt,
+        ...(str("cwd") && { cwd: str("cwd") }),
+        ...(str("model") && { model: str("model") }),
+        ...(str("permission-mode") && { permissionMode: str("permission-mode") as never }),
+        ...(tools && { allowedTools: tools.split(",").map((t) => t.trim()).filter(Boolean) }),
+        ...(values["include-partial-messages"] && { includePartialMessages: true }),
+        ...(str("resume") && { resume: str("resume") }),
+        ...(str("claude-path") && { claudePath: str("claude-path") }),
+        ...(values.bare && { extraArgs: { bare: null } }),
+      }),
+    };
+  }
+  if (command === "exec") {
+    if (positionals.length === 0) throw new UsageError("exec needs a command: runrelay exec [options] -- COMMAND [ARGS…]");
+    return { source: execSource({ command: positionals, ...(str("prompt") && { prompt: str("prompt") }), ...(str("cwd") && { cwd: str("cwd") }) }) };
+  }
+  const file = str("file");
+  if (!file) throw new UsageError("tail needs --file PATH");
+  const fromOffset = str("from-offset");
+  const from = fromOffset === undefined ? undefined : Number(fromOffset);
+  if (from !== undefined && !(Number.isInteger(from) && from >= 0)) throw new UsageError("--from-offset takes a byte offset ≥ 0");
+  return { source: tailSource({ file, inbox: str("inbox") ?? join(dirname(file), "_messages.jsonl") }), ...(from !== undefined && { from }) };
+}
+
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}

@@ -1,0 +1,69 @@
+/**
+ * The input loop: long-polls the relay for messages and interrupts, hands each
+ * to the source once, in order, and only then advances (and spools) its cursor;
+ * the next poll's `after` acknowledges them to the relay.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Input } from "../src/protocol.ts";
+import { backoff, RetryableError, type RelayClient } from "./relay.ts";
+import type { Reporter } from "./report.ts";
+import type { Spool } from "./spool.ts";
+
+export class InputLoop {
+  readonly #client: RelayClient;
+  readonly #spool: Spool;
+  readonly #deliver: (input: Input) => Promise<void>;
+  readonly #report: Reporter;
+  #cursor: number;
+  /** Inputs are handed over one at a time, whichever poll brought them. */
+  #chain: Promise<void> = Promise.resolve();
+  #ended = false;
+
+  constructor(client: RelayClient, spool: Spool, deliver: (input: Input) => Promise<void>, report: Reporter) {
+    this.#client = client;
+    this.#spool = spool;
+    this.#deliver = deliver;
+    this.#report = report;
+    this.#cursor = spool.inputCursor;
+  }
+
+  /** True once the relay said the run has ended. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Long-polls until `signal` aborts or the run ends. */
+  async run(signal: AbortSignal, waitSeconds: number): Promise<void> {
+    for (let attempt = 0; !signal.aborted && !this.#ended; ) {
+      try {
+        await this.poll(waitSeconds, signal);
+        attempt = 0;
+      } catch (err) {
+        if (signal.aborted) return;
+        if (!(err instanceof RetryableError)) throw err;
+        const delay = backoff(attempt++, { baseMs: 500, maxMs: 10_000 }, err.retryAfterMs);
+        this.#report.verbose(`${err.message}; polling again in ${(delay / 1000).toFixed(1)}s`);
+        await sleep(delay, undefined, { signal }).catch(() => {});
+      }
+    }
+  }
+
+  /** One poll (also used with wait 0 to ask "is a message waiting right now?"). */
+  async poll(waitSeconds: number, signal?: AbortSignal): Promise<void> {
+    const reply = await this.#client.pollInputs(this.#cursor, waitSeconds, signal);
+    if (reply.ended) this.#ended = true;
+    await this.#handOver(reply.inputs);
+  }
+
+  #handOver(inputs: Input[]): Promise<void> {
+    this.#chain = this.#chain.then(async () => {
+      for (const input of inputs) {
+        if (input.id <= this.#cursor) continue; // already injected (another poll, or before a restart)
+        await this.#deliver(input);
+        this.#cursor = input.id;
+        this.#spool.injected(input.id);
+      }
+    });
+    return this.#chain;
+  }
+}

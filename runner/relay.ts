@@ -1,0 +1,169 @@
+/**
+ * The runner's HTTP client for one run on the relay. Every answer is checked
+ * against the wire contract; failures become typed errors so the shipper can
+ * tell "try again" from "resend from seq N" from "stop".
+ */
+import {
+  API_BASE,
+  ErrorBody,
+  InputsReply,
+  ProducerHeaders,
+  RunId,
+  type FinalStatus,
+} from "../src/protocol.ts";
+
+export interface RelayOptions {
+  /** Base URL of the relay, e.g. http://127.0.0.1:8787 */
+  url: string;
+  runId: string;
+  token?: string;
+}
+
+/** A failure worth retrying: network error, 5xx, 429. */
+export class RetryableError extends Error {
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, retryAfterMs?: number) {
+    super(message);
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** The relay expects an earlier batch (409 with Producer-Expected-Seq). */
+export class SeqGapError extends Error {
+  readonly expected: number;
+  constructor(expected: number, received: number) {
+    super(`the relay expects batch ${expected}, not ${received}`);
+    this.expected = expected;
+  }
+}
+
+/** Anything else: the request will not succeed by repeating it. */
+export class FatalError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export interface ProducerRef {
+  id: string;
+  epoch: number;
+  seq: number;
+}
+
+/** Checks the options a person gave, with messages they can act on. */
+export function checkRelayOptions(opts: RelayOptions): void {
+  let url: URL;
+  try {
+    url = new URL(opts.url);
+  } catch {
+    throw new FatalError(0, "bad_url", `the relay URL "${opts.url}" is not a valid URL (e.g. http://127.0.0.1:8787)`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new FatalError(0, "bad_url", `the relay URL must start with http:// or https://, not ${url.protocol}//`);
+  }
+  if (!RunId.safeParse(opts.runId).success) {
+    throw new FatalError(0, "bad_run_id", `the run id "${opts.runId}" must be 1–128 characters of A–Z, a–z, 0–9, '.', '_' or '-'`);
+  }
+}
+
+export class RelayClient {
+  readonly opts: RelayOptions;
+  readonly runUrl: string;
+  readonly #headers: Record<string, string>;
+
+  constructor(opts: RelayOptions) {
+    checkRelayOptions(opts);
+    this.opts = opts;
+    this.runUrl = `${opts.url.replace(/\/+$/, "")}${API_BASE}/${opts.runId}`;
+    this.#headers = opts.token ? { Authorization: `Bearer ${opts.token}` } : {};
+  }
+
+  /** Appends one batch as a producer: "appended", or "duplicate" when the relay already had it. */
+  async append(lines: readonly string[], producer: ProducerRef, signal?: AbortSignal): Promise<"appended" | "duplicate"> {
+    const res = await this.#fetch("/events", {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/x-ndjson",
+        [ProducerHeaders.id]: producer.id,
+        [ProducerHeaders.epoch]: String(producer.epoch),
+        [ProducerHeaders.seq]: String(producer.seq),
+      },
+      body: lines.join("\n") + "\n",
+      signal,
+    });
+    if (res.status === 200 || res.status === 204) {
+      await res.body?.cancel();
+      return res.status === 200 ? "appended" : "duplicate";
+    }
+    if (res.status === 409 && res.headers.has(ProducerHeaders.expectedSeq)) {
+      await res.body?.cancel();
+      throw new SeqGapError(Number(res.headers.get(ProducerHeaders.expectedSeq)), producer.seq);
+    }
+    throw await failure(res, "append");
+  }
+
+  /** The long-poll for inputs; `after` acknowledges every input up to it. */
+  async pollInputs(after: number, waitSeconds: number, signal?: AbortSignal): Promise<InputsReply> {
+    const res = await this.#fetch(`/inputs?after=${after}&wait=${waitSeconds}`, { signal });
+    if (res.status !== 200) throw await failure(res, "poll for inputs");
+    return InputsReply.parse(await res.json());
+  }
+
+  /** Ends the run. Repeating the same status is answered the same, so a retry is safe. */
+  async complete(status: FinalStatus, reason?: string, signal?: AbortSignal): Promise<void> {
+    const res = await this.#fetch("/complete", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ status, ...(reason && { reason: reason.slice(0, 4096) }) }),
+      signal,
+    });
+    if (res.status !== 200) throw await failure(res, "complete the run");
+    await res.body?.cancel();
+  }
+
+  async #fetch(path: string, init: RequestInit): Promise<Response> {
+    try {
+      return await fetch(this.runUrl + path, { ...init, headers: { ...this.#headers, ...init.headers } });
+    } catch (err) {
+      if (init.signal?.aborted) throw err;
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw new RetryableError(`cannot reach the relay at ${this.opts.url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+    }
+  }
+}
+
+async function failure(res: Response, what: string): Promise<Error> {
+  const text = await res.text().catch(() => "");
+  let detail = text.slice(0, 300);
+  let code = `http_${res.status}`;
+  try {
+    const body = ErrorBody.parse(JSON.parse(text));
+    detail = body.error.message;
+    code = body.error.code;
+  } catch {
+    // not our error shape
+  }
+  const message = `the relay refused to ${what}: ${res.status} ${code}${detail ? ` (${detail})` : ""}`;
+  if (res.status >= 500 || res.status === 429) return new RetryableError(message, retryAfter(res.headers.get("Retry-After")));
+  return new FatalError(res.status, code, message);
+}
+
+/** `Retry-After` in seconds or as an HTTP date, in ms. */
+function retryAfter(value: string | null): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+/** Exponential backoff with full jitter, honouring a server's Retry-After. */
+export function backoff(attempt: number, opts: { baseMs: number; maxMs: number }, retryAfterMs?: number): number {
+  if (retryAfterMs !== undefined) return Math.min(retryAfterMs, opts.maxMs * 4);
+  const ceiling = Math.min(opts.maxMs, opts.baseMs * 2 ** attempt);
+  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+}

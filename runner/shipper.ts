@@ -1,0 +1,146 @@
+/**
+ * The shipper: gathers lines into batches (bounded in lines, bytes and age),
+ * spools each batch, then sends them one request at a time as an idempotent
+ * producer. Network errors, 5xx and 429 are retried with backoff and jitter,
+ * forever; a 409 resends from the batch the relay expects; any other refusal
+ * stops the shipper with a clear error. Lines are never dropped.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { backoff, FatalError, RetryableError, SeqGapError, type RelayClient } from "./relay.ts";
+import type { Reporter } from "./report.ts";
+import type { Batch, Spool } from "./spool.ts";
+
+export interface ShipperOptions {
+  maxBatchLines: number;
+  maxBatchBytes: number;
+  /** How long a line may wait for others to join its batch. */
+  maxDelayMs: number;
+  retry: { baseMs: number; maxMs: number };
+}
+
+export const DEFAULT_SHIPPER: ShipperOptions = {
+  maxBatchLines: 500,
+  maxBatchBytes: 4 * 1024 * 1024,
+  maxDelayMs: 20,
+  retry: { baseMs: 250, maxMs: 10_000 },
+};
+
+export class Shipper {
+  readonly #client: RelayClient;
+  readonly #spool: Spool;
+  readonly #report: Reporter;
+  readonly #opts: ShipperOptions;
+  #open: string[] = [];
+  #openBytes = 0;
+  #openOffset: number | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  /** Spooled batches waiting to be sent, in seq order. */
+  #queue: Batch[];
+  #pump: Promise<void> | null = null;
+  #failed: Error | null = null;
+  /** Lines the relay has acknowledged in this process. */
+  shipped = 0;
+
+  constructor(client: RelayClient, spool: Spool, report: Reporter, opts: ShipperOptions = DEFAULT_SHIPPER) {
+    this.#client = client;
+    this.#spool = spool;
+    this.#report = report;
+    this.#opts = opts;
+    this.#queue = spool.unacknowledged();
+    if (this.#queue.length > 0) {
+      report.info(`resending ${this.#queue.length} unacknowledged batch(es) from the spool`);
+      this.#kick();
+    }
+  }
+
+  /** Adds one line; `offset` is where a tailed file has been read up to after it. */
+  push(line: string, offset?: number): void {
+    if (this.#failed) throw this.#failed;
+    const bytes = Buffer.byteLength(line);
+    if (this.#open.length > 0 && this.#openBytes + bytes > this.#opts.maxBatchBytes) this.#cut();
+    this.#open.push(line);
+    this.#openBytes += bytes + 1;
+    if (offset !== undefined) this.#openOffset = offset;
+    if (this.#open.length >= this.#opts.maxBatchLines) this.#cut();
+    else this.#timer ??= setTimeout(() => this.#cut(), this.#opts.maxDelayMs);
+  }
+
+  /** Sends everything pushed so far; resolves once the relay has acknowledged it all. */
+  async flush(): Promise<void> {
+    this.#cut();
+    while (this.#pump) await this.#pump;
+    if (this.#failed) throw this.#failed;
+  }
+
+  /** The error that stopped the shipper, if any. */
+  get failed(): Error | null {
+    return this.#failed;
+  }
+
+  #cut(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#open.length === 0) return;
+    const batch: Batch = { seq: this.#spool.nextSeq, lines: this.#open, ...(this.#openOffset !== undefined && { offset: this.#openOffset }) };
+    this.#open = [];
+    this.#openBytes = 0;
+    this.#openOffset = undefined;
+    this.#spool.write(batch); // on disk before it is sent
+    this.#queue.push(batch);
+    this.#kick();
+  }
+
+  #kick(): void {
+    this.#pump ??= this.#drain().finally(() => {
+      this.#pump = null;
+      if (this.#queue.length > 0 && !this.#failed) this.#kick();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#queue.length > 0 && !this.#failed) {
+      const batch = this.#queue[0]!;
+      try {
+        await this.#send(batch);
+        this.#queue.shift();
+      } catch (err) {
+        if (err instanceof SeqGapError && err.expected < batch.seq) {
+          // The relay lost batches it had acknowledged: resend from the one it expects.
+          this.#report.info(`the relay expects batch ${err.expected}; resending from there`);
+          const resend = this.#spool.from(err.expected).filter((b) => b.seq < batch.seq);
+          this.#queue.unshift(...resend);
+          continue;
+        }
+        this.#failed = describe(err);
+        this.#report.error(this.#failed.message);
+      }
+    }
+  }
+
+  async #send(batch: Batch): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = await this.#client.append(batch.lines, { ...this.#spool.producer, seq: batch.seq });
+        this.#spool.acknowledge(batch.seq);
+        if (result === "appended") this.shipped += batch.lines.length;
+        this.#report.verbose(`batch ${batch.seq}: ${batch.lines.length} line(s) ${result}`);
+        return;
+      } catch (err) {
+        if (!(err instanceof RetryableError)) throw err;
+        const delay = backoff(attempt, this.#opts.retry, err.retryAfterMs);
+        this.#report.info(`${err.message}; retrying in ${(delay / 1000).toFixed(1)}s`);
+        await sleep(delay);
+      }
+    }
+  }
+}
+
+function describe(err: unknown): Error {
+  if (err instanceof FatalError && err.code === "stale_producer_epoch") {
+    return new Error("another runner has taken over this run (a newer producer epoch); stopping");
+  }
+  if (err instanceof FatalError && err.code === "run_ended") {
+    return new Error("the run has already ended on the relay; it takes no more lines");
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}

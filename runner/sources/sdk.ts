@@ -1,0 +1,72 @@
+/**
+ * The `sdk` source: runs the Claude Agent SDK's `query()` in streaming-input
+ * mode. Its prompt is an async queue that starts with the initial prompt and
+ * receives every injected message; every message the SDK yields is one line.
+ */
+import { randomUUID } from "node:crypto";
+import { query, type Options, type Query, type SDKUserMessage } from "@anthropic-ai/claude-agent-sdk";
+import type { UserMessage } from "../../src/protocol.ts";
+import type { Source, SourceLine } from "../session.ts";
+import { AsyncQueue } from "./queue.ts";
+
+export interface SdkSourceOptions {
+  prompt: string;
+  cwd?: string;
+  model?: string;
+  permissionMode?: Options["permissionMode"];
+  allowedTools?: string[];
+  includePartialMessages?: boolean;
+  resume?: string;
+  /** Path to the Claude Code executable; the SDK's own by default. */
+  claudePath?: string;
+  /** Extra Claude Code flags, e.g. { bare: null }. */
+  extraArgs?: Record<string, string | null>;
+}
+
+export function sdkSource(opts: SdkSourceOptions): Source {
+  const input = new AsyncQueue<SDKUserMessage>();
+  let session: Query | undefined;
+
+  const userMessage = (message: UserMessage): SDKUserMessage & { uuid: string } => ({
+    type: "user",
+    message: message as SDKUserMessage["message"],
+    parent_tool_use_id: null,
+    session_id: "",
+    uuid: randomUUID(),
+  });
+
+  return {
+    async *lines(): AsyncIterable<SourceLine> {
+      input.push(userMessage({ role: "user", content: opts.prompt }));
+      session = query({
+        prompt: input,
+        options: {
+          ...(opts.cwd && { cwd: opts.cwd }),
+          ...(opts.model && { model: opts.model }),
+          ...(opts.permissionMode && { permissionMode: opts.permissionMode }),
+          ...(opts.allowedTools && { allowedTools: opts.allowedTools }),
+          ...(opts.includePartialMessages && { includePartialMessages: true }),
+          ...(opts.resume && { resume: opts.resume }),
+          ...(opts.claudePath && { pathToClaudeCodeExecutable: opts.claudePath }),
+          ...(opts.extraArgs && { extraArgs: opts.extraArgs }),
+        },
+      });
+      try {
+        for await (const message of session) yield { text: JSON.stringify(message) };
+      } finally {
+        input.close();
+      }
+    },
+    async inject(message) {
+      const m = userMessage(message);
+      input.push(m);
+      return m.uuid;
+    },
+    async interrupt() {
+      await session?.interrupt();
+    },
+    end() {
+      input.close();
+    },
+  };
+}

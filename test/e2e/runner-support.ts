@@ -1,0 +1,89 @@
+/** Helpers for the runner's end-to-end tests: spawn the CLI, read a run, watch it live. */
+import { spawn } from "node:child_process";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { EventSource } from "eventsource";
+import { expect } from "vitest";
+import type { Entry, EventsPage } from "../../src/protocol";
+import { Inbox } from "../support/inbox";
+
+const CLI = fileURLToPath(new URL("../../runner/cli.ts", import.meta.url));
+
+export const newRunId = (name: string) => `e2e-runner-${name}-${crypto.randomUUID().slice(0, 8)}`;
+export const tempDir = (name: string) => mkdtemp(join(tmpdir(), `runrelay-${name}-`));
+
+export interface RunnerProcess {
+  exit: Promise<number>;
+  stderr: () => string;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/** Starts `runrelay …` as its own process, the way a backend would. */
+export function startRunner(args: string[], env: Record<string, string> = {}, cwd?: string): RunnerProcess {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+    ...(cwd && { cwd }),
+  });
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const exit = new Promise<number>((resolve) => child.once("close", (code, signal) => resolve(code ?? (signal === "SIGKILL" ? -9 : -1))));
+  return { exit, stderr: () => stderr, kill: (s) => void child.kill(s) };
+}
+
+export function relayApi(base: string) {
+  const url = (runId: string, path = "") => `${base}/api/v1/workflows/${runId}${path}`;
+  return {
+    url,
+    async log(runId: string): Promise<Entry[]> {
+      const all: Entry[] = [];
+      for (;;) {
+        const res = await fetch(url(runId, `/events?after=${all.at(-1)?.id ?? 0}`));
+        expect(res.status).toBe(200);
+        const page = (await res.json()) as EventsPage;
+        if (page.events.length === 0) return all;
+        all.push(...page.events);
+      }
+    },
+    post: (runId: string, path: string, body?: unknown) =>
+      fetch(url(runId, path), {
+        method: "POST",
+        ...(body !== undefined && { headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) }),
+      }),
+    /** An EventSource on the run: every entry it delivers, until `end`. */
+    watch(runId: string) {
+      const seen = new Inbox<{ id: number; event: string; data: Record<string, unknown> }>();
+      const es = new EventSource(url(runId, "/stream"));
+      const note = (event: string) => (e: MessageEvent) =>
+        event === "end" ? (seen.close(), es.close()) : seen.push({ id: Number(e.lastEventId), event, data: JSON.parse(e.data) });
+      for (const event of ["message", "input", "status", "end"]) es.addEventListener(event, note(event));
+      return { seen, close: () => es.close(), opened: new Promise((r) => es.addEventListener("open", r, { once: true })) };
+    },
+  };
+}
+
+/** A short description of a stream-json line, to compare sequences. */
+export function describeLine(d: Record<string, unknown>): string {
+  const content = (d.message as { content?: unknown } | undefined)?.content;
+  const blocks = Array.isArray(content) ? (content as { type: string }[]).map((b) => b.type).join("+") : typeof content;
+  switch (d.type) {
+    case "system":
+      return `system:${d.subtype}`;
+    case "assistant":
+    case "user":
+      return `${d.type}:${blocks}`;
+    case "result":
+      return `result:${d.subtype}`;
+    default:
+      return String(d.type);
+  }
+}
+
+/** The notable lines of a run (what a chat view shows), in order. */
+export const conversation = (entries: Entry[]) =>
+  entries
+    .filter((e) => e.type !== "sdk" || ["system", "assistant", "user", "result"].includes(String(e.data.type)))
+    .filter((e) => !(e.type === "sdk" && e.data.type === "system" && e.data.subtype !== "init"))
+    .map((e) => (e.type === "sdk" ? describeLine(e.data) : `${e.type}:${e.data.kind ?? e.data.status}`));

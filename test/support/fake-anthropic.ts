@@ -1,0 +1,117 @@
+/**
+ * A small fake of the Anthropic Messages API on loopback, so the real Claude
+ * Code binary runs fully offline (ANTHROPIC_BASE_URL, any ANTHROPIC_API_KEY).
+ * Replies are scripted from the last user turn:
+ *   a tool_result          → text "done: <tool output>"
+ *   text with "[tool]"     → a Bash tool use: echo tool-ran
+ *   text with "[hang]"     → starts a text reply and never finishes it (until the client goes away)
+ *   anything else          → text "echo: <the text>"
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { Inbox } from "./inbox";
+
+export interface FakeRequest {
+  n: number;
+  /** Text of the last user turn's text blocks. */
+  lastUserText: string;
+  /** The last user turn carries a tool result. */
+  toolResult: string | undefined;
+  body: { model?: string; stream?: boolean; messages?: { role: string; content: unknown }[] };
+}
+
+export interface FakeAnthropic {
+  url: string;
+  requests: Inbox<FakeRequest>;
+  /** Numbers of requests whose client went away before the reply finished. */
+  abandoned: Inbox<number>;
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+type Block = { type: string; text?: string; content?: unknown };
+
+function lastUser(body: FakeRequest["body"]): { text: string; toolResult: string | undefined } {
+  const turn = body.messages?.filter((m) => m.role === "user").at(-1);
+  const blocks: Block[] = typeof turn?.content === "string" ? [{ type: "text", text: turn.content }] : ((turn?.content as Block[]) ?? []);
+  const text = blocks.filter((b) => b.type === "text").map((b) => b.text ?? "").join("\n");
+  const result = blocks.find((b) => b.type === "tool_result");
+  const toolResult = result === undefined ? undefined : typeof result.content === "string" ? result.content : JSON.stringify(result.content);
+  return { text, toolResult };
+}
+
+export async function startFakeAnthropic(): Promise<FakeAnthropic> {
+  const requests = new Inbox<FakeRequest>();
+  const abandoned = new Inbox<number>();
+  let n = 0;
+
+  const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    let raw = "";
+    for await (const chunk of req) raw += chunk;
+    if (req.method !== "POST" || !req.url?.startsWith("/v1/messages")) {
+      res.writeHead(404, { "Content-Type": "application/json" }).end('{"type":"error","error":{"type":"not_found_error","message":"not here"}}');
+      return;
+    }
+    if (req.url.startsWith("/v1/messages/count_tokens")) {
+      res.writeHead(200, { "Content-Type": "application/json" }).end('{"input_tokens":10}');
+      return;
+    }
+    const body = JSON.parse(raw) as FakeRequest["body"];
+    const id = ++n;
+    const { text, toolResult } = lastUser(body);
+    requests.push({ n: id, lastUserText: text, toolResult, body });
+
+    const message = { id: `msg_fake_${id}`, type: "message", role: "assistant", model: body.model ?? "fake", content: [] as unknown[], stop_reason: null, stop_sequence: null, usage: { input_tokens: 10, output_tokens: 1 } };
+    const reply: { text?: string; tool?: { name: string; input: object }; hang?: boolean } =
+      toolResult !== undefined ? { text: `done: ${toolResult.trim()}` }
+      : text.includes("[tool]") ? { tool: { name: "Bash", input: { command: "echo tool-ran", description: "Print a word" } } }
+      : text.includes("[hang]") ? { text: "thinking it over", hang: true }
+      : { text: `echo: ${text}` };
+
+    if (!body.stream) {
+      const content = reply.tool ? [{ type: "tool_use", id: `toolu_${id}`, ...reply.tool }] : [{ type: "text", text: reply.text }];
+      res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ ...message, content, stop_reason: reply.tool ? "tool_use" : "end_turn" }));
+      return;
+    }
+    res.writeHead(200, { "Content-Type": "text/event-stream" });
+    const send = (type: string, data: object) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+    send("message_start", { message });
+    if (reply.tool) {
+      send("content_block_start", { index: 0, content_block: { type: "tool_use", id: `toolu_${id}`, name: reply.tool.name, input: {} } });
+      send("content_block_delta", { index: 0, delta: { type: "input_json_delta", partial_json: JSON.stringify(reply.tool.input) } });
+    } else {
+      send("content_block_start", { index: 0, content_block: { type: "text", text: "" } });
+      send("content_block_delta", { index: 0, delta: { type: "text_delta", text: reply.text } });
+    }
+    if (reply.hang) {
+      res.on("close", () => abandoned.push(id));
+      return; // never finishes: the client has to give up (an interrupt)
+    }
+    send("content_block_stop", { index: 0 });
+    send("message_delta", { delta: { stop_reason: reply.tool ? "tool_use" : "end_turn", stop_sequence: null }, usage: { output_tokens: 5 } });
+    send("message_stop", {});
+    res.end();
+  });
+
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    requests,
+    abandoned,
+    env: { ANTHROPIC_BASE_URL: url, ANTHROPIC_API_KEY: "any", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" },
+    stop: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** The Claude Code executable that ships in the Agent SDK's platform package. */
+export async function claudeExecutable(): Promise<string> {
+  const { createRequire } = await import("node:module");
+  const require = createRequire(import.meta.url);
+  const pkg = `@anthropic-ai/claude-agent-sdk-${process.platform}-${process.arch}`;
+  return require.resolve(`${pkg}/claude`);
+}
