@@ -25,6 +25,7 @@ const COMMON = {
   "spool-dir": { type: "string" },
   "no-spool": { type: "boolean" },
   "idle-timeout": { type: "string" },
+  "retry-max": { type: "string" },
   quiet: { type: "boolean", short: "q" },
   verbose: { type: "boolean", short: "v" },
   help: { type: "boolean", short: "h" },
@@ -39,6 +40,8 @@ const COMMON_HELP = `Relay options (flags, or the environment):
   --no-spool           keep batches in memory only
   --idle-timeout S     after a turn, wait S seconds for another message before
                        ending (default 0: end unless one is already waiting)
+  --retry-max S        longest wait between retries while the relay is
+                       unreachable (default 10; retries never give up)
   -q, --quiet          only errors        -v, --verbose   every batch
   -h, --help`;
 
@@ -157,12 +160,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     if (!runId) throw new UsageError("no run id: pass --run or set RUNRELAY_RUN_ID");
     const idle = Number(str("idle-timeout") ?? "0");
     if (!Number.isFinite(idle) || idle < 0) throw new UsageError("--idle-timeout takes a number of seconds ≥ 0");
+    const retryMax = Number(str("retry-max") ?? "10");
+    if (!Number.isFinite(retryMax) || retryMax <= 0) throw new UsageError("--retry-max takes a number of seconds > 0");
     const spoolDir = str("spool-dir") ?? env.RUNRELAY_SPOOL_DIR ?? ".runrelay";
     const { source, from } = sourceFor(command, values, positionals);
     const outcome = await runSession(source, {
       relay: { url, runId, ...(token && { token }) },
       spool: values["no-spool"] ? null : join(spoolDir, `${runId}.spool.jsonl`),
       idleTimeoutSeconds: idle,
+      retry: { baseMs: 250, maxMs: retryMax * 1000 },
       report,
       signal: stop.signal,
       ...(from !== undefined && { from }),

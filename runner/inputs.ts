@@ -14,12 +14,22 @@ export class InputLoop {
   readonly #spool: Spool;
   readonly #deliver: (input: Input) => Promise<void>;
   readonly #report: Reporter;
+  readonly #retry: { baseMs: number; maxMs: number };
   #cursor: number;
   /** Inputs are handed over one at a time, whichever poll brought them. */
   #chain: Promise<void> = Promise.resolve();
   #ended = false;
+  /** The highest cursor the relay has been told. */
+  #acknowledged = 0;
 
-  constructor(client: RelayClient, spool: Spool, deliver: (input: Input) => Promise<void>, report: Reporter) {
+  constructor(
+    client: RelayClient,
+    spool: Spool,
+    deliver: (input: Input) => Promise<void>,
+    report: Reporter,
+    retry: { baseMs: number; maxMs: number },
+  ) {
+    this.#retry = retry;
     this.#client = client;
     this.#spool = spool;
     this.#deliver = deliver;
@@ -41,7 +51,7 @@ export class InputLoop {
       } catch (err) {
         if (signal.aborted) return;
         if (!(err instanceof RetryableError)) throw err;
-        const delay = backoff(attempt++, { baseMs: 500, maxMs: 10_000 }, err.retryAfterMs);
+        const delay = backoff(attempt++, this.#retry, err.retryAfterMs);
         this.#report.verbose(`${err.message}; polling again in ${(delay / 1000).toFixed(1)}s`);
         await sleep(delay, undefined, { signal }).catch(() => {});
       }
@@ -50,9 +60,17 @@ export class InputLoop {
 
   /** One poll (also used with wait 0 to ask "is a message waiting right now?"). */
   async poll(waitSeconds: number, signal?: AbortSignal): Promise<void> {
-    const reply = await this.#client.pollInputs(this.#cursor, waitSeconds, signal);
+    const after = this.#cursor;
+    const reply = await this.#client.pollInputs(after, waitSeconds, signal);
+    this.#acknowledged = Math.max(this.#acknowledged, after);
     if (reply.ended) this.#ended = true;
     await this.#handOver(reply.inputs);
+  }
+
+  /** Tells the relay what was injected (before the run ends), without taking anything new. */
+  async acknowledge(): Promise<void> {
+    await this.#chain;
+    if (this.#cursor > this.#acknowledged) await this.#client.pollInputs(this.#cursor, 0);
   }
 
   #handOver(inputs: Input[]): Promise<void> {

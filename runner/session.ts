@@ -14,7 +14,7 @@ import type { FinalStatus, Input, UserMessage } from "../src/protocol.ts";
 import { InputLoop } from "./inputs.ts";
 import { backoff, FatalError, RelayClient, RetryableError, type RelayOptions } from "./relay.ts";
 import type { Reporter } from "./report.ts";
-import { Shipper, type ShipperOptions } from "./shipper.ts";
+import { DEFAULT_SHIPPER, Shipper, type ShipperOptions } from "./shipper.ts";
 import { Spool } from "./spool.ts";
 
 /** A line the source printed, and for a tailed file where it was read up to. */
@@ -45,6 +45,8 @@ export interface SessionOptions {
   /** Aborted by SIGINT/SIGTERM: the run ends as cancelled. */
   signal?: AbortSignal;
   shipper?: ShipperOptions;
+  /** Backoff between retries (default 250 ms doubling up to 10 s). */
+  retry?: { baseMs: number; maxMs: number };
   /** Long-poll wait for inputs, seconds. */
   pollSeconds?: number;
   /** Where a tailed file starts, when the spool does not say. */
@@ -73,12 +75,13 @@ export async function runSession(source: Source, opts: SessionOptions): Promise<
 
   // Reach the relay once before starting the agent: a wrong URL or token fails here, clearly.
   const turn = new TurnTracker();
-  const inputs = new InputLoop(client, spool, (input) => deliver(input), report);
+  const retry = opts.retry ?? DEFAULT_SHIPPER.retry;
+  const inputs = new InputLoop(client, spool, (input) => deliver(input), report, retry);
   await inputs.poll(0);
   if (inputs.ended) throw new FatalError(409, "run_ended", `run ${opts.relay.runId} has already ended on the relay`);
   report.info(`connected to ${client.runUrl}`);
 
-  const shipper = new Shipper(client, spool, report, opts.shipper);
+  const shipper = new Shipper(client, spool, report, { ...DEFAULT_SHIPPER, retry, ...opts.shipper });
   const stopInputs = new AbortController();
   let endedByUs = false;
   let idleTimer: NodeJS.Timeout | undefined;
@@ -144,11 +147,12 @@ export async function runSession(source: Source, opts: SessionOptions): Promise<
     opts.signal?.removeEventListener("abort", onAbort);
   }
   await polling;
+  await inputs.acknowledge().catch((err: Error) => report.verbose(`could not acknowledge the last inputs: ${err.message}`));
   await shipper.flush();
   report.info(`${shipper.shipped} line(s) shipped`);
 
   const outcome = decide({ signalled: opts.signal?.aborted ?? false, sourceError, endedByUs, turn });
-  await retrying(() => client.complete(outcome.status, outcome.reason), report);
+  await retrying(() => client.complete(outcome.status, outcome.reason), report, retry);
   report.info(`run ${outcome.status}${outcome.reason ? `: ${outcome.reason}` : ""}`);
   spool.discard();
   return outcome;
@@ -207,13 +211,13 @@ class TurnTracker {
   }
 }
 
-async function retrying(fn: () => Promise<void>, report: Reporter): Promise<void> {
+async function retrying(fn: () => Promise<void>, report: Reporter, retry: { baseMs: number; maxMs: number }): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn();
     } catch (err) {
       if (!(err instanceof RetryableError)) throw err;
-      const delay = backoff(attempt, { baseMs: 250, maxMs: 10_000 }, err.retryAfterMs);
+      const delay = backoff(attempt, retry, err.retryAfterMs);
       report.info(`${err.message}; retrying in ${(delay / 1000).toFixed(1)}s`);
       await new Promise((r) => setTimeout(r, delay));
     }

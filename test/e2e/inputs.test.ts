@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { EventSource } from "eventsource";
 import { describe, expect, inject, it, vi } from "vitest";
 import type { InputsReply, RunInfo, ServerFrame } from "../../src/protocol";
-import { Inbox } from "../support/inbox";
+import { Inbox, EVENTUALLY } from "../support/inbox";
 import { startRelay } from "../support/wrangler";
 
 const newRunId = (name: string) => `e2e-in-${name}-${crypto.randomUUID().slice(0, 8)}`;
@@ -52,7 +52,7 @@ describe("inputs end to end, against wrangler dev", () => {
     // 1. A long-poll waiting before the message is posted gets it.
     expect(contents(await poll(runId, 0))).toEqual(["interrupt"]);
     const pending = poll(runId, 1, 25);
-    await vi.waitFor(async () => expect((await info(runId)).clients.runners).toBe(1));
+    await vi.waitFor(async () => expect((await info(runId)).clients.runners).toBe(1), EVENTUALLY);
     const posted = await post(runId, "/messages", { message: "hello" }, { "Idempotency-Key": "same" });
     // Entry 2 is the `delivered` entry for input 1, acknowledged by that poll.
     expect(await posted.json()).toEqual({ id: 2, eventId: 3 });
@@ -71,7 +71,7 @@ describe("inputs end to end, against wrangler dev", () => {
 
     // 5. An interrupt frame from the WebSocket viewer reaches a long-polling runner.
     const waiting = poll(runId, 5, 25);
-    await vi.waitFor(async () => expect((await info(runId)).clients.runners).toBe(1));
+    await vi.waitFor(async () => expect((await info(runId)).clients.runners).toBe(1), EVENTUALLY);
     ws.send(JSON.stringify({ type: "interrupt", clientId: "ws-1" }));
     expect((await waiting).inputs).toMatchObject([{ id: 6, kind: "interrupt", clientId: "ws-1" }]);
 
@@ -88,7 +88,7 @@ describe("inputs end to end, against wrangler dev", () => {
     // 6. A wait runs out empty; completing the run wakes a waiting poll with ended.
     expect(await poll(runId, 6, 1)).toEqual({ inputs: [], ended: false });
     const last = poll(runId, 6, 25);
-    await vi.waitFor(async () => expect((await info(runId)).clients.runners).toBe(1));
+    await vi.waitFor(async () => expect((await info(runId)).clients.runners).toBe(1), EVENTUALLY);
     await post(runId, "/complete", { status: "completed" });
     expect(await last).toEqual({ inputs: [], ended: true });
     es.close();

@@ -4,7 +4,7 @@
  * real `wrangler dev`, watched by a real EventSource.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { startFakeAnthropic, type FakeAnthropic } from "../support/fake-anthropic";
+import { claudeExecutable, startFakeAnthropic, type FakeAnthropic } from "../support/fake-anthropic";
 import { conversation, newRunId, relayApi, startRunner, tempDir } from "./runner-support";
 
 let fake: FakeAnthropic;
@@ -43,5 +43,97 @@ describe("runrelay sdk", () => {
     const seen = await viewer.seen.ended();
     expect(seen.map((s) => [s.id, s.data])).toEqual(log.map((e) => [e.id, e.data]));
     expect(runner.stderr()).toContain("run completed");
+  });
+});
+
+/** Waits for the first `result` a viewer sees, then sends a message: it must start a second turn. */
+async function secondTurn(runId: string, viewer: ReturnType<ReturnType<typeof relayApi>["watch"]>) {
+  await viewer.seen.until((s) => s.some((x) => x.data.type === "result"), "the first result");
+  const res = await relay().post(runId, "/messages", { message: `and a second question (${runId})` });
+  expect(res.status).toBe(202);
+}
+
+const withoutDelivered = (c: string[]) => c.filter((x) => x !== "input:delivered" && x !== "system:init");
+
+describe("talking to a running session", () => {
+  it("sdk: a message posted while the session is open starts a second turn, with its own result", async () => {
+    const runId = newRunId("sdk-turns");
+    const cwd = await tempDir("sdk-turns");
+    const viewer = relay().watch(runId);
+    await viewer.opened;
+    const runner = startRunner(["sdk", "--prompt", "a first question", "--bare", "--idle-timeout", "8", "--cwd", cwd, "--spool-dir", cwd], env(runId));
+    await secondTurn(runId, viewer);
+    expect(await runner.exit, runner.stderr()).toBe(0);
+
+    const asked = fake.requests.items.filter((r) => r.lastUserText === `and a second question (${runId})`);
+    expect(asked).toHaveLength(1);
+    const log = await relay().log(runId);
+    expect(withoutDelivered(conversation(log))).toEqual([
+      "assistant:text",
+      "result:success",
+      "input:message",
+      "assistant:text",
+      "result:success",
+      "status:completed",
+    ]);
+    expect(log.filter((e) => e.type === "input" && e.data.kind === "delivered").map((e) => e.data.inputIds)).toEqual([[1]]);
+    const texts = log.filter((e) => e.data.type === "assistant").map((e) => JSON.stringify(e.data));
+    expect(texts[1]).toContain(`echo: and a second question (${runId})`);
+    expect(runner.stderr()).toContain("message 1 injected");
+  });
+
+  it("sdk: an interrupt during a slow reply stops the turn; the SDK reports it, nothing is lost, the run ends cancelled", async () => {
+    const runId = newRunId("sdk-interrupt");
+    const cwd = await tempDir("sdk-interrupt");
+    const runner = startRunner(["sdk", "--prompt", `take your time [hang] ${runId}`, "--bare", "--cwd", cwd, "--spool-dir", cwd], env(runId));
+    const mine = (r: { lastUserText: string }) => r.lastUserText.includes(runId);
+    const hanging = (await fake.requests.until((r) => r.some(mine), "the slow request")).find(mine)!;
+    expect((await relay().post(runId, "/interrupt")).status).toBe(202);
+    expect(await runner.exit, runner.stderr()).toBe(1);
+    await fake.abandoned.until((a) => a.includes(hanging.n), "the slow reply to be abandoned");
+
+    const log = await relay().log(runId);
+    const lines = conversation(log);
+    expect(lines.at(-1)).toBe("status:cancelled");
+    expect(lines).toContain("input:interrupt");
+    expect(lines.filter((l) => l.startsWith("result:"))).toHaveLength(1);
+    const interruptedNote = log.find((e) => e.data.type === "user" && JSON.stringify(e.data).includes("interrupted by user"));
+    expect(interruptedNote).toBeDefined();
+    expect(log.at(-1)!.data).toEqual({ status: "cancelled", reason: "interrupted by a participant" });
+    expect(log.map((e) => e.id)).toEqual(log.map((_, i) => i + 1));
+  });
+});
+
+describe("runrelay exec", () => {
+  it("runs the real claude -p with stream-json input: a tool use, then a second turn from a posted message", async () => {
+    const runId = newRunId("exec");
+    const cwd = await tempDir("exec");
+    const viewer = relay().watch(runId);
+    await viewer.opened;
+    const claude = await claudeExecutable();
+    const runner = startRunner(
+      ["exec", "--prompt", "please [tool]", "--idle-timeout", "8", "--spool-dir", cwd, "--",
+        claude, "-p", "--output-format", "stream-json", "--input-format", "stream-json", "--verbose", "--bare", "--allowedTools", "Bash"],
+      env(runId),
+      cwd,
+    );
+    await secondTurn(runId, viewer);
+    expect(await runner.exit, runner.stderr()).toBe(0);
+
+    const log = await relay().log(runId);
+    expect(withoutDelivered(conversation(log))).toEqual([
+      "assistant:tool_use",
+      "user:tool_result",
+      "assistant:text",
+      "result:success",
+      "input:message",
+      "assistant:text",
+      "result:success",
+      "status:completed",
+    ]);
+    expect(conversation(log)[0]).toBe("system:init");
+    expect(fake.requests.items.filter((r) => r.lastUserText === `and a second question (${runId})`)).toHaveLength(1);
+    const seen = await viewer.seen.ended();
+    expect(seen.map((s) => s.id)).toEqual(log.map((e) => e.id));
   });
 });

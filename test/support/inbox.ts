@@ -73,3 +73,10 @@ export const sdkLine = (n: number) => ({
 });
 
 export const ndjson = (lines: readonly unknown[]): string => lines.map((l) => JSON.stringify(l)).join("\n") + "\n";
+
+/**
+ * Options for `vi.waitFor` where a test must observe state it cannot await as
+ * an event (e.g. a count in `GET /`): check often, and give slow machines room
+ * (the default 1 s is not a promise anything keeps).
+ */
+export const EVENTUALLY = { timeout: 30_000, interval: 25 } as const;

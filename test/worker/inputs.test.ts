@@ -1,4 +1,5 @@
 import { evictDurableObject } from "cloudflare:test";
+import { EVENTUALLY } from "../support/inbox";
 import { describe, expect, it, vi } from "vitest";
 import type { InputsReply } from "../../src/protocol";
 import {
@@ -38,7 +39,7 @@ async function poll(runId: string, after: number, wait = 0): Promise<InputsReply
 }
 
 /** Resolves once a runner's long-poll is waiting in the run's object. */
-const runnerWaiting = (runId: string, n = 1) => vi.waitFor(async () => expect((await info(runId)).clients.runners).toBe(n));
+const runnerWaiting = (runId: string, n = 1) => vi.waitFor(async () => expect((await info(runId)).clients.runners).toBe(n), EVENTUALLY);
 
 const text = (r: InputsReply) => r.inputs.map((i) => (i.kind === "message" ? i.message?.content : i.kind));
 
