@@ -40,6 +40,20 @@ describe("runrelay tail", () => {
   });
 });
 
+it("tail starts on a file that does not exist yet, and follows it through truncation", async () => {
+  const runId = newRunId("tail-late");
+  const dir = await tempDir("tail-late");
+  const file = join(dir, "_stream.jsonl");
+  const runner = startRunner(["tail", "--file", file, "--url", inject("relayUrl"), "--run", runId, "--spool-dir", dir]);
+  await vi.waitFor(() => expect(runner.stderr()).toContain("connected"), EVENTUALLY);
+  await write(file, 1, 6);
+  await vi.waitFor(async () => expect(await lineCount(runId)).toBe(6), EVENTUALLY);
+  await writeFile(file, ""); // the workflow starts its file again
+  await write(file, 7, 8, true);
+  expect(await runner.exit, runner.stderr()).toBe(0);
+  expect(ns(await relay().log(runId))).toEqual([...range(1, 8), "result"]);
+});
+
 describe("faults", () => {
   it("delivers every line exactly once, in order, when responses are lost and the relay is unreachable for a while", async () => {
     const runId = newRunId("lossy");

@@ -104,6 +104,19 @@ describe("talking to a running session", () => {
   });
 });
 
+it("sdk: SIGTERM interrupts the agent, flushes every line, and ends the run cancelled with exit code 130", async () => {
+  const runId = newRunId("sdk-sigterm");
+  const cwd = await tempDir("sdk-sigterm");
+  const runner = startRunner(["sdk", "--prompt", `slowly [hang] ${runId}`, "--bare", "--cwd", cwd, "--spool-dir", cwd], env(runId));
+  await fake.requests.until((r) => r.some((x) => x.lastUserText.includes(runId)), "the slow request");
+  runner.kill("SIGTERM");
+  expect(await runner.exit, runner.stderr()).toBe(130);
+  const log = await relay().log(runId);
+  expect(conversation(log)[0]).toBe("system:init");
+  expect(log.at(-1)!.data).toEqual({ status: "cancelled", reason: "the runner was stopped" });
+  expect(log.map((e) => e.id)).toEqual(log.map((_, i) => i + 1));
+});
+
 describe("runrelay exec", () => {
   it("runs the real claude -p with stream-json input: a tool use, then a second turn from a posted message", async () => {
     const runId = newRunId("exec");
