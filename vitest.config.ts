@@ -9,8 +9,8 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
-            // A short keep-alive so a test can await one.
-            miniflare: { bindings: { SSE_KEEPALIVE_SECONDS: "1" } },
+            // A short keep-alive so a test can await one; a secret, as a deployed relay has.
+            miniflare: { bindings: { SSE_KEEPALIVE_SECONDS: "1", RELAY_SECRET: "test-secret" } },
           }),
         ],
         test: { name: "worker", include: ["test/worker/**/*.test.ts"], testTimeout: 30_000 },

@@ -5,6 +5,14 @@ import type { RunObject } from "./run/object";
 
 export interface Env {
   RUNS: DurableObjectNamespace<RunObject>;
+  /** The secret tokens are signed with (a wrangler secret). Without it a deployed relay refuses every request. */
+  RELAY_SECRET?: string;
+  /** "true" under `npm run dev`: a built-in development secret, the dev token route, any CORS origin. */
+  RELAY_DEV?: string;
+  /** Comma-separated origins allowed to call the API from a browser ("*" only in dev). */
+  ALLOWED_ORIGINS?: string;
+  /** Days a run's data is kept after it ended or went quiet (default 7). */
+  RETENTION_DAYS?: string;
   MAX_LINE_BYTES?: string;
   MAX_BATCH_BYTES?: string;
   MAX_BATCH_LINES?: string;
@@ -31,6 +39,7 @@ const LimitsFromVars = z
     MAX_MESSAGE_BYTES: limit(DEFAULT_LIMITS.maxMessageBytes),
     MAX_PENDING_INPUTS: limit(DEFAULT_LIMITS.maxPendingInputs),
     MAX_WAIT_SECONDS: limit(DEFAULT_LIMITS.maxWaitSeconds),
+    RETENTION_DAYS: z.coerce.number().positive().catch(DEFAULT_LIMITS.retentionDays).default(DEFAULT_LIMITS.retentionDays),
   })
   .transform(
     (v): Limits => ({
@@ -43,10 +52,21 @@ const LimitsFromVars = z
       maxMessageBytes: v.MAX_MESSAGE_BYTES,
       maxPendingInputs: v.MAX_PENDING_INPUTS,
       maxWaitSeconds: v.MAX_WAIT_SECONDS,
+      retentionDays: v.RETENTION_DAYS,
     }),
   );
 
 const cache = new WeakMap<object, Limits>();
+
+export const isDev = (env: Env) => env.RELAY_DEV === "true";
+
+/** Used to sign tokens under `npm run dev` when no RELAY_SECRET is set. Never accepted outside dev. */
+export const DEV_SECRET = "runrelay-development-secret";
+
+/** The signing secret, or null when the relay is not configured to serve. */
+export function relaySecret(env: Env): string | null {
+  return env.RELAY_SECRET || (isDev(env) ? DEV_SECRET : null);
+}
 
 /** Limits from the Worker's vars, falling back to ARCHITECTURE §5's defaults. */
 export function limits(env: Env): Limits {

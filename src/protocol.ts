@@ -212,6 +212,40 @@ export const PONG_FRAME = '{"type":"pong"}';
 /** Close code sent to WebSocket clients once the run has ended and they have everything. */
 export const CLOSE_RUN_ENDED = 1000;
 
+/**
+ * What a token lets its holder do with its run (`sub`):
+ *   runner: append events, long-poll inputs, complete;
+ *   read:   stream, ws (read-only), events page, status;
+ *   write:  read + messages, interrupt, WebSocket input frames;
+ *   admin:  everything, on any run when `sub` is "*", plus deletion and minting tokens.
+ */
+export const Scope = z.enum(["runner", "read", "write", "admin"]);
+export type Scope = z.infer<typeof Scope>;
+
+/** The claims of a runrelay token (HS256 JWT). */
+export const TokenClaims = z.object({
+  sub: z.union([RunId, z.literal("*")]),
+  scope: Scope,
+  exp: z.number().int(),
+  iat: z.number().int().optional(),
+});
+export type TokenClaims = z.infer<typeof TokenClaims>;
+
+/** `POST /api/v1/tokens` body (admin). */
+export const MintBody = z.strictObject({
+  runId: z.union([RunId, z.literal("*")]),
+  scope: Scope,
+  /** Lifetime in seconds (default 1 hour, at most 30 days). */
+  ttlSeconds: z.number().int().positive().max(30 * 24 * 3600).optional(),
+});
+export type MintBody = z.infer<typeof MintBody>;
+
+export const MintReply = z.object({ token: z.string(), expiresAt: z.number().int() });
+export type MintReply = z.infer<typeof MintReply>;
+
+/** Close code sent to WebSocket viewers when their run is deleted. */
+export const CLOSE_RUN_DELETED = 4410;
+
 /** Default limits (ARCHITECTURE §5); each can be overridden by a Worker var. */
 export const DEFAULT_LIMITS = {
   maxLineBytes: 1024 * 1024,
@@ -224,6 +258,7 @@ export const DEFAULT_LIMITS = {
   maxPendingInputs: 1000,
   /** Longest `GET /inputs` wait, in seconds (deploys give in-flight requests 30 s). */
   maxWaitSeconds: 30,
+  retentionDays: 7,
 } as const;
 
 /** The `wait` a runner should use for `GET /inputs`: under the cap, with room to spare. */

@@ -5,8 +5,10 @@
  */
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { authenticate, need, requireConfigured, type AuthVars } from "./auth";
 import type { z } from "zod";
-import { limits, type Env } from "./config";
+import { DEV_SECRET, isDev, limits, relaySecret, type Env } from "./config";
 import { ApiError, errorResponse, onError, unwrap } from "./errors";
 import { parseNdjson } from "./ndjson";
 import {
@@ -19,6 +21,8 @@ import {
   IdempotencyKey,
   InterruptBody,
   MessageBody,
+  MintBody,
+  Scope,
   NEXT_OFFSET_HEADER,
   Producer,
   ProducerHeaders,
@@ -28,17 +32,44 @@ import {
 } from "./protocol";
 import { entryJson } from "./run/log";
 import { sseBridge } from "./sse";
+import { mintToken } from "./tokens";
 
-type App = { Bindings: Env; Variables: { runId: string; run: DurableObjectStub<import("./run/object").RunObject> } };
+type App = { Bindings: Env; Variables: AuthVars & { runId: string; run: DurableObjectStub<import("./run/object").RunObject> } };
 
 const NDJSON_TYPES = new Set(["application/x-ndjson", "application/ndjson", "application/jsonl"]);
 
 export const app = new Hono<App>({ strict: false });
 app.onError(onError);
 app.notFound((c) => errorResponse(404, "not_found", `no route for ${c.req.method} ${c.req.path}`));
+app.use(
+  "/api/*",
+  cors({
+    origin: allowedOrigin,
+    allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
+    allowHeaders: ["Authorization", "Content-Type", "Last-Event-ID", IDEMPOTENCY_HEADER, ProducerHeaders.id, ProducerHeaders.epoch, ProducerHeaders.seq],
+    exposeHeaders: [NEXT_OFFSET_HEADER, ProducerHeaders.epoch, ProducerHeaders.seq, ProducerHeaders.expectedSeq, ProducerHeaders.receivedSeq],
+    maxAge: 600,
+  }),
+);
+app.use(requireConfigured);
+
+/** Admin: mint a token for a run, for backends without a JWT library. */
+app.post("/api/v1/tokens", authenticate, need("admin"), async (c) => {
+  const body = check(MintBody, await jsonBody(c), "body");
+  return c.json(await mintToken(relaySecret(c.env)!, body.runId, body.scope, body.ttlSeconds), 201);
+});
+
+/** Development only (`npm run dev`): a ready token, so the chat page and curl work with zero setup. */
+app.get("/api/v1/dev/token", async (c) => {
+  if (!isDev(c.env)) return c.notFound();
+  const runId = check(RunId, c.req.query("run"), "run id");
+  const scope = check(Scope, c.req.query("scope") ?? "write", "scope");
+  return c.json(await mintToken(c.env.RELAY_SECRET || DEV_SECRET, runId, scope, 24 * 3600));
+});
 
 const run = new Hono<App>({ strict: false });
 
+run.use(authenticate);
 run.use(async (c, next) => {
   const runId = check(RunId, c.req.param("runId"), "run id");
   c.set("runId", runId);
@@ -49,6 +80,7 @@ run.use(async (c, next) => {
 /** Append a batch of stream-json lines (NDJSON), optionally as an idempotent producer. */
 run.post(
   "/events",
+  need("runner"),
   (c, next) => {
     const mime = c.req.header("Content-Type")?.split(";")[0]?.trim().toLowerCase() ?? "";
     if (!NDJSON_TYPES.has(mime)) {
@@ -77,7 +109,7 @@ run.post(
 );
 
 /** A page of the log, for pull clients and backfill. */
-run.get("/events", async (c) => {
+run.get("/events", need("read"), async (c) => {
   const after = check(EventId, c.req.query("after") ?? "0", "after");
   const max = limits(c.env).maxPageSize;
   const limit = Math.min(check(EventId, c.req.query("limit") ?? String(max), "limit") || max, max);
@@ -89,7 +121,7 @@ run.get("/events", async (c) => {
 });
 
 /** Server-Sent Events: replay after the cursor, then live, then `end`. */
-run.get("/stream", async (c) => {
+run.get("/stream", need("read"), async (c) => {
   // EventSource sends Last-Event-ID when it reconnects; it wins over the ?after of the original URL.
   const cursor = cursorOf(c.req.header("Last-Event-ID") || c.req.query("after"));
   const res = await subscribe(c, "sse", cursor);
@@ -99,7 +131,7 @@ run.get("/stream", async (c) => {
 });
 
 /** WebSocket viewers, accepted by the object with the hibernation API. */
-run.get("/ws", async (c) => {
+run.get("/ws", need("read"), async (c) => {
   if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
     throw new ApiError(426, "upgrade_required", "this endpoint takes a WebSocket upgrade");
   }
@@ -107,7 +139,7 @@ run.get("/ws", async (c) => {
 });
 
 /** A participant sends a message to the running agent. */
-run.post("/messages", inputBodyLimit, async (c) => {
+run.post("/messages", need("write"), inputBodyLimit, async (c) => {
   const body = check(MessageBody, await jsonBody(c), "body");
   const input = { kind: "message" as const, message: toUserMessage(body.message), ...(body.clientId && { clientId: body.clientId }) };
   const result = unwrap(await c.var.run.postInput(c.var.runId, input, idempotencyKeyOf(c)));
@@ -115,7 +147,7 @@ run.post("/messages", inputBodyLimit, async (c) => {
 });
 
 /** A participant asks the agent to stop its turn. The body is optional. */
-run.post("/interrupt", inputBodyLimit, async (c) => {
+run.post("/interrupt", need("write"), inputBodyLimit, async (c) => {
   const hasBody = c.req.header("Content-Length") !== "0" && c.req.header("Content-Type") !== undefined;
   const body = hasBody ? check(InterruptBody, await jsonBody(c), "body") : {};
   const input = { kind: "interrupt" as const, ...(body.clientId && { clientId: body.clientId }) };
@@ -124,7 +156,7 @@ run.post("/interrupt", inputBodyLimit, async (c) => {
 });
 
 /** The runner's long-poll for inputs; `after=K` acknowledges every input up to K. */
-run.get("/inputs", async (c) => {
+run.get("/inputs", need("runner"), async (c) => {
   const after = check(EventId, c.req.query("after") ?? "0", "after");
   const max = limits(c.env).maxWaitSeconds;
   const wait = check(EventId, c.req.query("wait") ?? String(DEFAULT_WAIT_SECONDS), "wait");
@@ -134,22 +166,29 @@ run.get("/inputs", async (c) => {
 });
 
 /** The runner ends the run with its final status. */
-run.post("/complete", async (c) => {
+run.post("/complete", need("runner"), async (c) => {
   const body = check(CompleteBody, await jsonBody(c), "body");
   const result = unwrap(await c.var.run.complete(c.var.runId, body));
   return c.json({ lastEventId: result.lastEventId });
 });
 
 /** Status and viewer counts. */
-run.get("/", async (c) => {
+run.get("/", need("read"), async (c) => {
   const { ok: _, ...info } = unwrap(await c.var.run.info());
   return c.json(info);
+});
+
+/** Admin: delete the run's data now; its viewers are ended. */
+run.delete("/", need("admin"), async (c) => {
+  unwrap(await c.var.run.erase());
+  return c.body(null, 204);
 });
 
 app.route(`${API_BASE}/:runId`, run);
 
 function subscribe(c: Context<App>, transport: "sse" | "ws", after: CursorValue): Promise<Response> {
-  const url = `https://run/subscribe?transport=${transport}&after=${after}&run=${c.var.runId}`;
+  // The object needs the scope: a read-only WebSocket viewer may not send inputs.
+  const url = `https://run/subscribe?transport=${transport}&after=${after}&run=${c.var.runId}&scope=${c.var.auth.scope}`;
   return c.var.run.fetch(url, { headers: { Upgrade: "websocket" } });
 }
 
@@ -167,6 +206,14 @@ function inputBodyLimit(c: Context<App>, next: () => Promise<void>) {
 function idempotencyKeyOf(c: Context<App>): string | undefined {
   const key = c.req.header(IDEMPOTENCY_HEADER);
   return key === undefined ? undefined : check(IdempotencyKey, key, "idempotency key");
+}
+
+/** CORS: the origins in ALLOWED_ORIGINS; under `npm run dev`, any. */
+function allowedOrigin(origin: string, c: Context<App>): string | null {
+  const allowed = (c.env.ALLOWED_ORIGINS ?? "").split(",").map((o) => o.trim()).filter(Boolean);
+  if (allowed.includes(origin)) return origin;
+  if (isDev(c.env) && (allowed.length === 0 || allowed.includes("*"))) return "*";
+  return null;
 }
 
 function cursorOf(value: string | undefined): CursorValue {

@@ -17,7 +17,9 @@ import {
   Cursor,
   PING_FRAME,
   PONG_FRAME,
+  CLOSE_RUN_DELETED,
   RunId,
+  Scope,
   toUserMessage,
   type CompleteBody,
   type EventsPage,
@@ -38,21 +40,28 @@ import { Subscribers, type RunState } from "./subscribers";
 export type AppendResult = Result<{ duplicate: boolean; lastEventId: number; producer?: { epoch: number; seq: number } }>;
 
 export class RunObject extends DurableObject<Env> {
-  readonly #log: EventLog;
-  readonly #meta: RunMeta;
-  readonly #producers: Producers;
-  readonly #inputs: InputQueue;
-  readonly #subscribers: Subscribers;
+  #log!: EventLog;
+  #meta!: RunMeta;
+  #producers!: Producers;
+  #inputs!: InputQueue;
+  #subscribers!: Subscribers;
+  /** The retention alarm has been set by this instance. */
+  #retentionArmed = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    const sql = ctx.storage.sql;
+    this.#open();
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
+  }
+
+  /** The run's storage parts (their tables are created on first use). */
+  #open(): void {
+    const sql = this.ctx.storage.sql;
     this.#log = new EventLog(sql);
     this.#meta = new RunMeta(sql);
     this.#producers = new Producers(sql);
     this.#inputs = new InputQueue(sql);
-    this.#subscribers = new Subscribers(ctx, this.#log, () => this.#state());
-    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
+    this.#subscribers = new Subscribers(this.ctx, this.#log, () => this.#state());
   }
 
   /** Appends a batch of stream-json lines (already checked by the Worker). */
@@ -71,6 +80,7 @@ export class RunObject extends DurableObject<Env> {
       return rows;
     });
     this.#subscribers.publish(batch);
+    this.#armRetention();
     const lastEventId = batch.at(-1)!.id;
     return { ok: true, duplicate: false, lastEventId, ...(producer && { producer: { epoch: producer.epoch, seq: producer.seq } }) };
   }
@@ -90,6 +100,7 @@ export class RunObject extends DurableObject<Env> {
       return this.#log.append("status", [data], now);
     });
     this.#subscribers.publish(batch);
+    this.#armRetention();
     this.#inputs.wake(); // waiting long-polls answer `ended`
     return { ok: true, lastEventId: batch[0]!.id };
   }
@@ -125,6 +136,7 @@ export class RunObject extends DurableObject<Env> {
       return rows;
     });
     this.#subscribers.publish(batch);
+    this.#armRetention();
     this.#inputs.wake();
     return { ok: true, id, eventId: batch[0]!.id };
   }
@@ -176,17 +188,51 @@ export class RunObject extends DurableObject<Env> {
     };
   }
 
+  /** Deletes the run's data now and closes its viewers (they see close code 4410). */
+  async erase(): Promise<Result<{ erased: true }>> {
+    if (!this.#meta.get()) return fail(404, "run_not_found", "nothing has been written to this run");
+    await this.#erase();
+    return { ok: true, erased: true };
+  }
+
+  /** Retention: a run is deleted RETENTION_DAYS after its last activity (its end counts). */
+  override async alarm(): Promise<void> {
+    const meta = this.#meta.get();
+    if (!meta) return;
+    const due = meta.updatedAt + limits(this.env).retentionDays * DAY_MS;
+    if (Date.now() >= due) await this.#erase();
+    else await this.ctx.storage.setAlarm(due);
+  }
+
+  async #erase(): Promise<void> {
+    this.#subscribers.closeAll(CLOSE_RUN_DELETED, "run deleted");
+    const waiting = this.#inputs;
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.#open();
+    this.#retentionArmed = false;
+    waiting.wake();
+  }
+
+  #armRetention(): void {
+    if (this.#retentionArmed) return;
+    this.#retentionArmed = true;
+    void this.ctx.storage.setAlarm(Date.now() + limits(this.env).retentionDays * DAY_MS);
+  }
+
   /** WebSocket upgrades: `?transport=ws|sse&after=<cursor>`, cursor already validated by the Worker. */
   override async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
     const transport = url.searchParams.get("transport");
     const cursor = Cursor.safeParse(url.searchParams.get("after"));
     const runId = RunId.safeParse(url.searchParams.get("run"));
+    const scope = Scope.safeParse(url.searchParams.get("scope"));
     if (
       request.headers.get("Upgrade")?.toLowerCase() !== "websocket" ||
       (transport !== "ws" && transport !== "sse") ||
       !cursor.success ||
-      !runId.success
+      !runId.success ||
+      !scope.success
     ) {
       return Response.json({ error: { code: "bad_request", message: "not a subscription request" } }, { status: 400 });
     }
@@ -196,7 +242,7 @@ export class RunObject extends DurableObject<Env> {
     if (outOfRange) return Response.json({ error: { code: outOfRange.error.code, message: outOfRange.error.message } }, { status: 400 });
     // An SSE client that already has everything of an ended run gets 204, which stops EventSource reconnecting.
     if (transport === "sse" && ended && after >= lastId) return new Response(null, { status: 204 });
-    const client = this.#subscribers.accept(transport, after, runId.data);
+    const client = this.#subscribers.accept(transport, after, runId.data, scope.data);
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -213,6 +259,10 @@ export class RunObject extends DurableObject<Env> {
       return this.#subscribers.resume(ws, frame.after);
     }
     const clientId = frame.clientId === undefined ? {} : { clientId: frame.clientId };
+    const scope = this.#subscribers.scopeOf(ws);
+    if (scope !== "write" && scope !== "admin") {
+      return send(ws, { type: "error", error: { code: "forbidden", message: `a ${scope} token cannot send messages or interrupts` }, ...clientId });
+    }
     const input: NewInput =
       frame.type === "interrupt"
         ? { kind: "interrupt", ...clientId }
@@ -253,6 +303,8 @@ export class RunObject extends DurableObject<Env> {
     return isEnded(status) ? fail(409, "run_ended", `the run has ended (${status}); it takes no more events`) : null;
   }
 }
+
+const DAY_MS = 24 * 3600 * 1000;
 
 const cursorPastEnd = (after: number, lastId: number) =>
   after > lastId ? fail(400, "cursor_out_of_range", `cursor ${after} is past the end of the log (last id ${lastId})`) : null;

@@ -10,7 +10,7 @@
  * next batch reaches it live. The cursor check makes the replay-to-live
  * hand-off exact: no gap, no repeat, whatever interleaves.
  */
-import { CLOSE_RUN_ENDED, type FinalStatus } from "../protocol";
+import { CLOSE_RUN_ENDED, type FinalStatus, type Scope } from "../protocol";
 import { sseEnd, sseEvents } from "../sse";
 import { entryJson, type EventLog, type StoredEntry } from "./log";
 
@@ -41,6 +41,7 @@ const framing: Record<Transport, { events(entries: readonly StoredEntry[]): stri
 const REPLAY_PAGE = 500;
 const REPLAY_PAGE_CHARS = 1024 * 1024;
 const RUN_TAG = "run:";
+const SCOPE_TAG = "scope:";
 
 const attachment = (ws: WebSocket) => ws.deserializeAttachment() as Attachment | null;
 
@@ -55,10 +56,10 @@ export class Subscribers {
   ) {}
 
   /** Accepts a new subscriber to run `runId` after `cursor`; returns the client end. */
-  accept(transport: Transport, cursor: number, runId: string): WebSocket {
+  accept(transport: Transport, cursor: number, runId: string, scope: Scope): WebSocket {
     const { 0: client, 1: server } = new WebSocketPair();
-    // Tags are fixed at accept and survive hibernation: the transport (for counts) and the run id.
-    this.ctx.acceptWebSocket(server, [transport, `${RUN_TAG}${runId}`]);
+    // Tags are fixed at accept and survive hibernation: the transport (for counts), the run id, the token's scope.
+    this.ctx.acceptWebSocket(server, [transport, `${RUN_TAG}${runId}`, `${SCOPE_TAG}${scope}`]);
     server.serializeAttachment({ transport, cursor } satisfies Attachment);
     this.#catchUp(server);
     return client;
@@ -73,7 +74,15 @@ export class Subscribers {
   }
 
   runIdOf(ws: WebSocket): string | undefined {
-    return this.ctx.getTags(ws).find((t) => t.startsWith(RUN_TAG))?.slice(RUN_TAG.length);
+    return this.#tag(ws, RUN_TAG);
+  }
+
+  scopeOf(ws: WebSocket): Scope | undefined {
+    return this.#tag(ws, SCOPE_TAG) as Scope | undefined;
+  }
+
+  #tag(ws: WebSocket, prefix: string): string | undefined {
+    return this.ctx.getTags(ws).find((t) => t.startsWith(prefix))?.slice(prefix.length);
   }
 
   /**

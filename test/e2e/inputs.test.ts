@@ -7,6 +7,7 @@ import { describe, expect, inject, it, vi } from "vitest";
 import type { InputsReply, RunInfo, ServerFrame } from "../../src/protocol";
 import { Inbox, EVENTUALLY } from "../support/inbox";
 import { startRelay } from "../support/wrangler";
+import { ADMIN, RELAY_VARS, tokenFor } from "./auth";
 
 const newRunId = (name: string) => `e2e-in-${name}-${crypto.randomUUID().slice(0, 8)}`;
 
@@ -17,15 +18,15 @@ function relay(base: string) {
     post: (runId: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
       fetch(url(runId, path), {
         method: "POST",
-        headers: { ...(body !== undefined && { "Content-Type": "application/json" }), ...headers },
+        headers: { ...ADMIN, ...(body !== undefined && { "Content-Type": "application/json" }), ...headers },
         ...(body !== undefined && { body: JSON.stringify(body) }),
       }),
     poll: async (runId: string, after: number, wait = 0): Promise<InputsReply> => {
-      const res = await fetch(url(runId, `/inputs?after=${after}&wait=${wait}`));
+      const res = await fetch(url(runId, `/inputs?after=${after}&wait=${wait}`), { headers: ADMIN });
       expect(res.status).toBe(200);
       return (await res.json()) as InputsReply;
     },
-    info: async (runId: string) => (await (await fetch(url(runId))).json()) as RunInfo,
+    info: async (runId: string) => (await (await fetch(url(runId), { headers: ADMIN })).json()) as RunInfo,
   };
 }
 
@@ -41,10 +42,10 @@ describe("inputs end to end, against wrangler dev", () => {
 
     // Viewers: an EventSource and a WebSocket.
     const sseInputs = new Inbox<{ id: string; data: unknown }>();
-    const es = new EventSource(url(runId, "/stream"));
+    const es = new EventSource(url(runId, `/stream?token=${await tokenFor(runId, "read")}`));
     es.addEventListener("input", (e) => sseInputs.push({ id: e.lastEventId, data: JSON.parse(e.data) }));
     const wsFrames = new Inbox<ServerFrame>();
-    const ws = new WebSocket(url(runId, "/ws").replace(/^http/, "ws"));
+    const ws = new WebSocket(url(runId, `/ws?token=${await tokenFor(runId, "write")}`).replace(/^http/, "ws"));
     ws.addEventListener("message", (e) => wsFrames.push(JSON.parse(String(e.data))));
     ws.addEventListener("close", () => wsFrames.close());
     await new Promise((resolve) => ws.addEventListener("open", resolve, { once: true }));
@@ -99,10 +100,10 @@ describe("inputs end to end, against wrangler dev", () => {
     const state = await mkdtemp(join(tmpdir(), "runrelay-restart-"));
     const runId = newRunId("restart");
     try {
-      const first = await startRelay({ persistTo: state });
+      const first = await startRelay({ persistTo: state, vars: RELAY_VARS });
       expect((await relay(first.url).post(runId, "/messages", { message: "kept" })).status).toBe(202);
       await first.stop();
-      const second = await startRelay({ persistTo: state });
+      const second = await startRelay({ persistTo: state, vars: RELAY_VARS });
       try {
         expect(contents(await relay(second.url).poll(runId, 0))).toEqual(["kept"]);
       } finally {

@@ -6,6 +6,7 @@ import { EventSource } from "eventsource";
 import { describe, expect, inject, it } from "vitest";
 import type { ServerFrame } from "../../src/protocol";
 import { Inbox, ndjson, range, sdkLine } from "../support/inbox";
+import { ADMIN, tokenFor } from "./auth";
 
 const base = () => `${inject("relayUrl")}/api/v1/workflows`;
 const runUrl = (runId: string, path = "") => `${base()}/${runId}${path}`;
@@ -15,7 +16,7 @@ const lines = (from: number, to: number) => range(from, to).map(sdkLine);
 async function append(runId: string, from: number, to: number) {
   const res = await fetch(runUrl(runId, "/events"), {
     method: "POST",
-    headers: { "Content-Type": "application/x-ndjson" },
+    headers: { ...ADMIN, "Content-Type": "application/x-ndjson" },
     body: ndjson(lines(from, to)),
   });
   expect(res.status).toBe(200);
@@ -25,7 +26,7 @@ async function append(runId: string, from: number, to: number) {
 async function complete(runId: string) {
   const res = await fetch(runUrl(runId, "/complete"), {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: { ...ADMIN, "Content-Type": "application/json" },
     body: JSON.stringify({ status: "completed", reason: "e2e" }),
   });
   expect(res.status).toBe(200);
@@ -51,7 +52,7 @@ describe("end to end, against wrangler dev", () => {
   it("EventSource: replay after a cursor, live lines, status, end, and a reconnect that gets 204", async () => {
     const runId = newRunId("sse");
     await append(runId, 1, 10);
-    const { es, seen } = watch(runUrl(runId, "/stream?after=4"));
+    const { es, seen } = watch(runUrl(runId, `/stream?after=4&token=${await tokenFor(runId, "read")}`));
     await seen.until((s) => s.length === 6, "the replay");
     await append(runId, 11, 15);
     await seen.until((s) => s.length === 11, "the live lines");
@@ -68,16 +69,16 @@ describe("end to end, against wrangler dev", () => {
     expect(JSON.parse(seen.items[11]!.data)).toEqual({ status: "completed", reason: "e2e" });
     expect(JSON.parse(seen.items[12]!.data)).toEqual({ status: "completed", lastEventId: 16 });
 
-    const after = await fetch(runUrl(runId, "/stream"), { headers: { "Last-Event-ID": "16" } });
+    const after = await fetch(runUrl(runId, "/stream"), { headers: { ...ADMIN, "Last-Event-ID": "16" } });
     expect(after.status).toBe(204);
-    const status = await (await fetch(runUrl(runId))).json();
+    const status = await (await fetch(runUrl(runId), { headers: ADMIN })).json();
     expect(status).toMatchObject({ runId, status: "completed", reason: "e2e", lastEventId: 16, events: 16 });
   });
 
   it("EventSource with ?after=live gets only new lines", async () => {
     const runId = newRunId("live");
     await append(runId, 1, 3);
-    const { es, seen } = watch(runUrl(runId, "/stream?after=live"));
+    const { es, seen } = watch(runUrl(runId, `/stream?after=live&token=${await tokenFor(runId, "read")}`));
     await new Promise((resolve) => es.addEventListener("open", resolve, { once: true }));
     await append(runId, 4, 5);
     await complete(runId);
@@ -96,7 +97,7 @@ describe("end to end, against wrangler dev", () => {
     const runId = newRunId("ws");
     await append(runId, 1, 6);
     const frames = new Inbox<ServerFrame>();
-    const ws = new WebSocket(runUrl(runId, "/ws?after=2").replace(/^http/, "ws"));
+    const ws = new WebSocket(runUrl(runId, `/ws?after=2&token=${await tokenFor(runId, "read")}`).replace(/^http/, "ws"));
     const closed = new Promise<number>((resolve) => ws.addEventListener("close", (e) => resolve(e.code)));
     ws.addEventListener("message", (e) => frames.push(JSON.parse(String(e.data))));
     ws.addEventListener("close", () => frames.close());

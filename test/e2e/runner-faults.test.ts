@@ -9,6 +9,7 @@ import type { Entry } from "../../src/protocol";
 import { range, EVENTUALLY } from "../support/inbox";
 import { startProxy } from "../support/proxy";
 import { freePort } from "../support/wrangler";
+import { tokenFor } from "./auth";
 import { newRunId, relayApi, startRunner, tempDir } from "./runner-support";
 
 const WRITER = fileURLToPath(new URL("../support/write-lines.mjs", import.meta.url));
@@ -25,7 +26,7 @@ describe("runrelay tail", () => {
     const dir = await tempDir("tail");
     const file = join(dir, "_stream.jsonl");
     await write(file, 1, 3);
-    const runner = startRunner(["tail", "--file", file, "--url", inject("relayUrl"), "--run", runId, "--spool-dir", dir]);
+    const runner = startRunner(["tail", "--file", file, "--url", inject("relayUrl"), "--run", runId, "--token", await tokenFor(runId, "runner"), "--spool-dir", dir]);
     await vi.waitFor(async () => expect(await lineCount(runId)).toBe(3), EVENTUALLY);
     expect((await relay().post(runId, "/messages", { message: "read this too" })).status).toBe(202);
     await vi.waitFor(async () => expect(await readFile(join(dir, "_messages.jsonl"), "utf8").catch(() => "")).toContain("read this too"), EVENTUALLY);
@@ -44,7 +45,7 @@ it("tail starts on a file that does not exist yet, and follows it through trunca
   const runId = newRunId("tail-late");
   const dir = await tempDir("tail-late");
   const file = join(dir, "_stream.jsonl");
-  const runner = startRunner(["tail", "--file", file, "--url", inject("relayUrl"), "--run", runId, "--spool-dir", dir]);
+  const runner = startRunner(["tail", "--file", file, "--url", inject("relayUrl"), "--run", runId, "--token", await tokenFor(runId, "runner"), "--spool-dir", dir]);
   await vi.waitFor(() => expect(runner.stderr()).toContain("connected"), EVENTUALLY);
   await write(file, 1, 6);
   await vi.waitFor(async () => expect(await lineCount(runId)).toBe(6), EVENTUALLY);
@@ -62,7 +63,7 @@ describe("faults", () => {
     await writeFile(file, "");
     const proxy = await startProxy(inject("relayUrl"));
     try {
-      const runner = startRunner(["tail", "--file", file, "--url", proxy.url, "--run", runId, "--spool-dir", dir, "--retry-max", "1"]);
+      const runner = startRunner(["tail", "--file", file, "--url", proxy.url, "--run", runId, "--token", await tokenFor(runId, "runner"), "--spool-dir", dir, "--retry-max", "1"]);
       await vi.waitFor(() => expect(runner.stderr()).toContain("connected"), EVENTUALLY);
       proxy.dropResponses(3); // stored by the relay, never acknowledged to the runner
       await write(file, 1, 30);
@@ -86,7 +87,7 @@ describe("faults", () => {
     await writeFile(file, "");
     const proxy = await startProxy(inject("relayUrl"));
     try {
-      const args = ["tail", "--file", file, "--url", proxy.url, "--run", runId, "--spool-dir", dir];
+      const args = ["tail", "--file", file, "--url", proxy.url, "--run", runId, "--token", await tokenFor(runId, "runner"), "--spool-dir", dir];
       const first = startRunner(args);
       await write(file, 1, 20);
       await vi.waitFor(async () => expect(await lineCount(runId)).toBe(20), EVENTUALLY);
@@ -141,7 +142,7 @@ describe("bad input", () => {
   it("a run that has already ended is refused at start", async () => {
     const runId = newRunId("ended");
     expect((await relay().post(runId, "/complete", { status: "completed" })).status).toBe(200);
-    const runner = startRunner(["tail", "--file", "/nonexistent", "--url", inject("relayUrl"), "--run", runId, "--no-spool"]);
+    const runner = startRunner(["tail", "--file", "/nonexistent", "--url", inject("relayUrl"), "--run", runId, "--token", await tokenFor(runId, "runner"), "--no-spool"]);
     expect(await runner.exit).toBe(1);
     expect(errorLines(runner.stderr())).toEqual([`runrelay: error: run ${runId} has already ended on the relay`]);
   });
@@ -149,7 +150,7 @@ describe("bad input", () => {
   it("exec relays a stdout line that is not a JSON object as a diagnostic entry, and a failing command fails the run", async () => {
     const runId = newRunId("exec-text");
     const script = "console.log('plain text'); console.log('[1,2]'); console.log(JSON.stringify({type:'result',subtype:'success',is_error:false}))";
-    const ok = startRunner(["exec", "--url", inject("relayUrl"), "--run", runId, "--no-spool", "--", process.execPath, "-e", script]);
+    const ok = startRunner(["exec", "--url", inject("relayUrl"), "--run", runId, "--token", await tokenFor(runId, "runner"), "--no-spool", "--", process.execPath, "-e", script]);
     expect(await ok.exit, ok.stderr()).toBe(0);
     expect((await relay().log(runId)).map((e) => e.data)).toEqual([
       { type: "runrelay_diagnostic", subtype: "non_json_output", text: "plain text" },
@@ -159,7 +160,7 @@ describe("bad input", () => {
     ]);
 
     const failing = newRunId("exec-fail");
-    const bad = startRunner(["exec", "--url", inject("relayUrl"), "--run", failing, "--no-spool", "--", process.execPath, "-e", "console.log('{\"type\":\"x\"}'); process.exit(3)"]);
+    const bad = startRunner(["exec", "--url", inject("relayUrl"), "--run", failing, "--token", await tokenFor(failing, "runner"), "--no-spool", "--", process.execPath, "-e", "console.log('{\"type\":\"x\"}'); process.exit(3)"]);
     expect(await bad.exit).toBe(1);
     const log = await relay().log(failing);
     expect(log.map((e) => e.data)).toEqual([{ type: "x" }, { status: "failed", reason: expect.stringContaining("exited with code 3") }]);

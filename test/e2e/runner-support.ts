@@ -8,6 +8,7 @@ import { EventSource } from "eventsource";
 import { expect } from "vitest";
 import type { Entry, EventsPage } from "../../src/protocol";
 import { Inbox } from "../support/inbox";
+import { ADMIN, tokenFor } from "./auth";
 
 const CLI = fileURLToPath(new URL("../../runner/cli.ts", import.meta.url));
 
@@ -40,7 +41,7 @@ export function relayApi(base: string) {
     async log(runId: string): Promise<Entry[]> {
       const all: Entry[] = [];
       for (;;) {
-        const res = await fetch(url(runId, `/events?after=${all.at(-1)?.id ?? 0}`));
+        const res = await fetch(url(runId, `/events?after=${all.at(-1)?.id ?? 0}`), { headers: ADMIN });
         expect(res.status).toBe(200);
         const page = (await res.json()) as EventsPage;
         if (page.events.length === 0) return all;
@@ -50,12 +51,13 @@ export function relayApi(base: string) {
     post: (runId: string, path: string, body?: unknown) =>
       fetch(url(runId, path), {
         method: "POST",
-        ...(body !== undefined && { headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) }),
+        headers: { ...ADMIN, ...(body !== undefined && { "Content-Type": "application/json" }) },
+        ...(body !== undefined && { body: JSON.stringify(body) }),
       }),
-    /** An EventSource on the run: every entry it delivers, until `end`. */
-    watch(runId: string) {
+    /** An EventSource on the run (with a read token): every entry it delivers, until `end`. */
+    async watch(runId: string) {
       const seen = new Inbox<{ id: number; event: string; data: Record<string, unknown> }>();
-      const es = new EventSource(url(runId, "/stream"));
+      const es = new EventSource(url(runId, `/stream?token=${await tokenFor(runId, "read")}`));
       const note = (event: string) => (e: MessageEvent) =>
         event === "end" ? (seen.close(), es.close()) : seen.push({ id: Number(e.lastEventId), event, data: JSON.parse(e.data) });
       for (const event of ["message", "input", "status", "end"]) es.addEventListener(event, note(event));

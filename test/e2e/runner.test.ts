@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { claudeExecutable, startFakeAnthropic, type FakeAnthropic } from "../support/fake-anthropic";
+import { tokenFor } from "./auth";
 import { conversation, newRunId, relayApi, startRunner, tempDir } from "./runner-support";
 
 let fake: FakeAnthropic;
@@ -14,15 +15,21 @@ beforeAll(async () => {
 afterAll(() => fake.stop());
 
 const relay = () => relayApi(inject("relayUrl"));
-const env = (runId: string) => ({ ...fake.env, RUNRELAY_URL: inject("relayUrl"), RUNRELAY_RUN_ID: runId });
+/** What a backend gives the runner: the relay, the run, a runner token for it; and the fake API. */
+const env = async (runId: string) => ({
+  ...fake.env,
+  RUNRELAY_URL: inject("relayUrl"),
+  RUNRELAY_RUN_ID: runId,
+  RUNRELAY_TOKEN: await tokenFor(runId, "runner"),
+});
 
 describe("runrelay sdk", () => {
   it("relays a turn with a tool use: exactly the SDK's messages, in order, then completed; a viewer saw them live", async () => {
     const runId = newRunId("sdk-tool");
     const cwd = await tempDir("sdk-tool");
-    const viewer = relay().watch(runId);
+    const viewer = await relay().watch(runId);
     await viewer.opened;
-    const runner = startRunner(["sdk", "--prompt", "please [tool]", "--bare", "--allowed-tools", "Bash", "--cwd", cwd, "--spool-dir", cwd], env(runId));
+    const runner = startRunner(["sdk", "--prompt", "please [tool]", "--bare", "--allowed-tools", "Bash", "--cwd", cwd, "--spool-dir", cwd], await env(runId));
     expect(await runner.exit, runner.stderr()).toBe(0);
 
     const log = await relay().log(runId);
@@ -47,7 +54,7 @@ describe("runrelay sdk", () => {
 });
 
 /** Waits for the first `result` a viewer sees, then sends a message: it must start a second turn. */
-async function secondTurn(runId: string, viewer: ReturnType<ReturnType<typeof relayApi>["watch"]>) {
+async function secondTurn(runId: string, viewer: Awaited<ReturnType<ReturnType<typeof relayApi>["watch"]>>) {
   await viewer.seen.until((s) => s.some((x) => x.data.type === "result"), "the first result");
   const res = await relay().post(runId, "/messages", { message: `and a second question (${runId})` });
   expect(res.status).toBe(202);
@@ -59,9 +66,9 @@ describe("talking to a running session", () => {
   it("sdk: a message posted while the session is open starts a second turn, with its own result", async () => {
     const runId = newRunId("sdk-turns");
     const cwd = await tempDir("sdk-turns");
-    const viewer = relay().watch(runId);
+    const viewer = await relay().watch(runId);
     await viewer.opened;
-    const runner = startRunner(["sdk", "--prompt", "a first question", "--bare", "--idle-timeout", "8", "--cwd", cwd, "--spool-dir", cwd], env(runId));
+    const runner = startRunner(["sdk", "--prompt", "a first question", "--bare", "--idle-timeout", "8", "--cwd", cwd, "--spool-dir", cwd], await env(runId));
     await secondTurn(runId, viewer);
     expect(await runner.exit, runner.stderr()).toBe(0);
 
@@ -85,7 +92,7 @@ describe("talking to a running session", () => {
   it("sdk: an interrupt during a slow reply stops the turn; the SDK reports it, nothing is lost, the run ends cancelled", async () => {
     const runId = newRunId("sdk-interrupt");
     const cwd = await tempDir("sdk-interrupt");
-    const runner = startRunner(["sdk", "--prompt", `take your time [hang] ${runId}`, "--bare", "--cwd", cwd, "--spool-dir", cwd], env(runId));
+    const runner = startRunner(["sdk", "--prompt", `take your time [hang] ${runId}`, "--bare", "--cwd", cwd, "--spool-dir", cwd], await env(runId));
     const mine = (r: { lastUserText: string }) => r.lastUserText.includes(runId);
     const hanging = (await fake.requests.until((r) => r.some(mine), "the slow request")).find(mine)!;
     expect((await relay().post(runId, "/interrupt")).status).toBe(202);
@@ -107,7 +114,7 @@ describe("talking to a running session", () => {
 it("sdk: SIGTERM interrupts the agent, flushes every line, and ends the run cancelled with exit code 130", async () => {
   const runId = newRunId("sdk-sigterm");
   const cwd = await tempDir("sdk-sigterm");
-  const runner = startRunner(["sdk", "--prompt", `slowly [hang] ${runId}`, "--bare", "--cwd", cwd, "--spool-dir", cwd], env(runId));
+  const runner = startRunner(["sdk", "--prompt", `slowly [hang] ${runId}`, "--bare", "--cwd", cwd, "--spool-dir", cwd], await env(runId));
   await fake.requests.until((r) => r.some((x) => x.lastUserText.includes(runId)), "the slow request");
   runner.kill("SIGTERM");
   expect(await runner.exit, runner.stderr()).toBe(130);
@@ -121,13 +128,13 @@ describe("runrelay exec", () => {
   it("runs the real claude -p with stream-json input: a tool use, then a second turn from a posted message", async () => {
     const runId = newRunId("exec");
     const cwd = await tempDir("exec");
-    const viewer = relay().watch(runId);
+    const viewer = await relay().watch(runId);
     await viewer.opened;
     const claude = await claudeExecutable();
     const runner = startRunner(
       ["exec", "--prompt", "please [tool]", "--idle-timeout", "8", "--spool-dir", cwd, "--",
         claude, "-p", "--output-format", "stream-json", "--input-format", "stream-json", "--verbose", "--bare", "--allowedTools", "Bash"],
-      env(runId),
+      await env(runId),
       cwd,
     );
     await secondTurn(runId, viewer);

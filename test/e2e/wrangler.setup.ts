@@ -1,6 +1,7 @@
 /** One `wrangler dev` for all end-to-end tests; each test uses its own run ids. */
 import type { TestProject } from "vitest/node";
 import { startRelay } from "../support/wrangler";
+import { RELAY_VARS } from "./auth";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -9,7 +10,7 @@ declare module "vitest" {
 }
 
 export default async function setup(project: TestProject) {
-  const relay = await startRelay();
+  const relay = await startRelay({ vars: RELAY_VARS });
   project.provide("relayUrl", relay.url);
   return () => relay.stop();
 }

@@ -10,8 +10,19 @@ let runs = 0;
 export const newRunId = (name: string) => `${name}-${++runs}-${crypto.randomUUID().slice(0, 8)}`;
 
 export const url = (runId: string, path = "") => `http://relay.test/api/v1/workflows/${runId}${path}`;
+/** The relay's secret in these tests (vitest.config.ts); as a bearer it is an admin credential. */
+export const SECRET = "test-secret";
+export const ADMIN = { Authorization: `Bearer ${SECRET}` };
+
+/** A request to the Worker exactly as given (no credentials added). */
 export const fetchWorker = (input: string, init?: RequestInit) => exports.default.fetch(input, init);
-export const call = (runId: string, path = "", init?: RequestInit) => fetchWorker(url(runId, path), init);
+
+/** A request to a run's API, as admin unless the request carries its own Authorization or ?token. */
+export function call(runId: string, path = "", init: RequestInit = {}) {
+  const headers = new Headers(init.headers);
+  if (!headers.has("Authorization") && !path.includes("token=")) headers.set("Authorization", ADMIN.Authorization);
+  return fetchWorker(url(runId, path), { ...init, headers });
+}
 export const stubOf = (runId: string) => env.RUNS.get(env.RUNS.idFromName(runId));
 
 export interface ProducerTriple {

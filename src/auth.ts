@@ -1,0 +1,82 @@
+/**
+ * Who may do what. Every request is checked in the Worker, before the run's
+ * object is touched: the relay must have a secret (outside dev), the request
+ * must carry a valid token (Authorization: Bearer, or ?token= for EventSource
+ * and browser WebSockets, which cannot set headers), the token must be for
+ * this run, and its scope must allow the route.
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import { relaySecret, type Env } from "./config";
+import { ApiError } from "./errors";
+import type { Scope, TokenClaims } from "./protocol";
+import { allows, verifyToken } from "./tokens";
+
+export type AuthVars = { auth: Pick<TokenClaims, "sub" | "scope">; runId?: string };
+type AuthContext = Context<{ Bindings: Env; Variables: AuthVars }>;
+
+/** Every route: a relay with no secret outside dev serves nothing. */
+export const requireConfigured: MiddlewareHandler<{ Bindings: Env }> = async (c, next) => {
+  if (!relaySecret(c.env)) {
+    throw new ApiError(500, "relay_not_configured", "the relay has no RELAY_SECRET; set one with `wrangler secret put RELAY_SECRET`");
+  }
+  await next();
+};
+
+/** Reads and checks the request's token. The secret itself is accepted as an admin credential. */
+export const authenticate: MiddlewareHandler<{ Bindings: Env; Variables: AuthVars }> = async (c, next) => {
+  const header = c.req.header("Authorization");
+  const token = header?.match(/^Bearer\s+(.+)$/i)?.[1]?.trim() ?? c.req.query("token");
+  if (!token) {
+    throw new ApiError(401, "unauthorized", "send a token as `Authorization: Bearer <token>` or `?token=<token>`", {
+      "WWW-Authenticate": 'Bearer realm="runrelay"',
+    });
+  }
+  const secret = relaySecret(c.env)!;
+  if (await sameSecret(token, secret)) {
+    c.set("auth", { sub: "*", scope: "admin" });
+  } else {
+    const verified = await verifyToken(secret, token);
+    if (!verified.ok) throw new ApiError(401, verified.code, verified.message, { "WWW-Authenticate": 'Bearer error="invalid_token"' });
+    if (verified.claims.sub === "*" && verified.claims.scope !== "admin") {
+      throw new ApiError(401, "invalid_token", "only an admin token may be for every run");
+    }
+    c.set("auth", { sub: verified.claims.sub, scope: verified.claims.scope });
+  }
+  await next();
+};
+
+const WHAT: Record<Scope, string> = {
+  runner: "append events, poll for inputs or complete the run",
+  read: "read this run",
+  write: "send messages or interrupts",
+  admin: "do this (it takes an admin token)",
+};
+
+/** Per route: the token must be for this run (or every run) and allow `scope`. */
+export function need(scope: Scope): MiddlewareHandler<{ Bindings: Env; Variables: AuthVars }> {
+  return async (c, next) => {
+    forbidUnless(c, scope);
+    await next();
+  };
+}
+
+/** Throws 403 unless the request's token allows `scope` on its run. */
+export function forbidUnless(c: AuthContext, scope: Scope): void {
+  const { sub, scope: has } = c.var.auth;
+  const runId = c.var.runId;
+  if (runId !== undefined && sub !== "*" && sub !== runId) {
+    throw new ApiError(403, "forbidden", `this token is for run ${sub}, not ${runId}`);
+  }
+  if (runId === undefined && sub !== "*" && scope === "admin") {
+    throw new ApiError(403, "forbidden", "this takes an admin token for every run");
+  }
+  if (!allows(has, scope)) throw new ApiError(403, "forbidden", `a ${has} token cannot ${WHAT[scope]}`);
+}
+
+/** Compares in constant time (Web Crypto's timingSafeEqual in workerd). */
+async function sameSecret(a: string, b: string): Promise<boolean> {
+  const enc = new TextEncoder();
+  const [x, y] = [enc.encode(a), enc.encode(b)];
+  if (x.byteLength !== y.byteLength) return false;
+  return crypto.subtle.timingSafeEqual(x, y);
+}
