@@ -10,7 +10,9 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
             // A short keep-alive so a test can await one; a secret, as a deployed relay has.
-            miniflare: { bindings: { SSE_KEEPALIVE_SECONDS: "1", RELAY_SECRET: "test-secret" } },
+            miniflare: {
+              bindings: { SSE_KEEPALIVE_SECONDS: "1", RELAY_SECRET: "test-secret", ALLOWED_ORIGINS: "https://app.example.com" },
+            },
           }),
         ],
         test: { name: "worker", include: ["test/worker/**/*.test.ts"], testTimeout: 30_000 },

@@ -10,6 +10,8 @@ import { fileURLToPath } from "node:url";
 import { join, dirname } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { FatalError, RetryableError } from "./relay.ts";
+import { RunId, Scope } from "../src/protocol.ts";
+import { mintToken } from "../src/tokens.ts";
 import { reporter } from "./report.ts";
 import { runSession, type Source } from "./session.ts";
 import { execSource } from "./sources/exec.ts";
@@ -101,12 +103,41 @@ truncation and late creation. Messages and interrupts are appended to the inbox 
 
 type Command = keyof typeof COMMANDS;
 
+const TOKEN_HELP = `runrelay token --run ID --scope runner|read|write|admin [--ttl SECONDS] [--secret SECRET]
+
+Prints a token for a run, signed locally with the relay's secret (--secret, or RELAY_SECRET).
+A backend gives the runner a runner token and each viewer a read or write token.
+--run '*' with --scope admin makes a token for every run. --ttl defaults to 3600.`;
+
+async function tokenCommand(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { run: { type: "string" }, scope: { type: "string" }, ttl: { type: "string" }, secret: { type: "string" }, help: { type: "boolean", short: "h" } },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(TOKEN_HELP + "\n");
+    return 0;
+  }
+  const secret = values.secret ?? env.RELAY_SECRET;
+  if (!secret) throw new UsageError("no secret: pass --secret or set RELAY_SECRET");
+  const runId = values.run ?? env.RUNRELAY_RUN_ID;
+  if (!runId || !(runId === "*" || RunId.safeParse(runId).success)) throw new UsageError("--run takes a run id (or '*' with --scope admin)");
+  const scope = Scope.safeParse(values.scope);
+  if (!scope.success) throw new UsageError("--scope takes runner, read, write or admin");
+  const ttl = Number(values.ttl ?? "3600");
+  if (!Number.isInteger(ttl) || ttl <= 0) throw new UsageError("--ttl takes a number of seconds > 0");
+  process.stdout.write((await mintToken(secret, runId, scope.data, ttl)).token + "\n");
+  return 0;
+}
+
 const USAGE = `runrelay: relay a Claude agent run live, and carry messages back to it.
 
 Usage:
   runrelay sdk  --prompt TEXT [options]      run the Claude Agent SDK
   runrelay exec [options] -- COMMAND…        run any command that prints stream-json
   runrelay tail --file PATH [options]        follow a file a workflow writes
+  runrelay token --run ID --scope SCOPE      sign a token for a run (with RELAY_SECRET)
   runrelay COMMAND --help
 
 Exit codes: 0 completed, 1 failed / interrupted / error, 2 bad usage, 130 stopped by a signal.
@@ -118,6 +149,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   if (!name || name === "--help" || name === "-h" || name === "help") {
     process.stdout.write(USAGE + "\n");
     return name ? 0 : 2;
+  }
+  if (name === "token") {
+    try {
+      return await tokenCommand(rest, env);
+    } catch (err) {
+      process.stderr.write(`runrelay: error: ${(err as Error).message} (try runrelay token --help)\n`);
+      return 2;
+    }
   }
   if (!(name in COMMANDS)) {
     process.stderr.write(`runrelay: error: unknown command "${name}" (try runrelay --help)\n`);
