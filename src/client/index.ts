@@ -1,0 +1,257 @@
+/**
+ * runrelay's client: follow a run live from a browser or Node, and talk to it.
+ *
+ *   const run = connect({ url, runId, token });
+ *   for await (const entry of run) render(entry);
+ *
+ * Entries come in id order, each once: the client checks every id, skips a
+ * repeat, and on a gap or a dropped connection reconnects by itself from the
+ * last id it handed out. It uses the platform's EventSource or WebSocket (pass
+ * constructors in where the runtime has none). No Worker-only imports.
+ */
+import {
+  API_BASE,
+  InputAccepted,
+  ServerFrame,
+  type Entry,
+  type EntryType,
+  type FinalStatus,
+  type UserMessage,
+} from "../protocol.ts";
+
+export type { Entry, EntryType, FinalStatus, UserMessage };
+
+/** An entry as a client sees it (SSE carries no timestamps). */
+export type ClientEntry = Omit<Entry, "ts"> & { ts?: number };
+
+export type ConnectionState = "connecting" | "live" | "reconnecting" | "ended" | "closed";
+
+export interface ConnectOptions {
+  /** The relay, e.g. https://relay.example.com (or "" for the page's own origin). */
+  url: string;
+  runId: string;
+  /** A read token (or write, to send messages and interrupts). */
+  token?: string;
+  transport?: "sse" | "ws";
+  /** Start after this id (default 0: from the start). */
+  after?: number;
+  /** Reconnect backoff (default 250 ms, doubling to 5 s). */
+  retry?: { baseMs: number; maxMs: number };
+  EventSource?: typeof EventSource;
+  WebSocket?: typeof WebSocket;
+  fetch?: typeof fetch;
+}
+
+export interface RunEnd {
+  status: FinalStatus;
+  lastEventId: number;
+}
+
+type Listeners = {
+  entry: (entry: ClientEntry) => void;
+  state: (state: ConnectionState) => void;
+  end: (end: RunEnd) => void;
+  error: (error: Error) => void;
+};
+
+export interface RunConnection extends AsyncIterable<ClientEntry> {
+  readonly state: ConnectionState;
+  /** The id of the last entry handed out. */
+  readonly lastEventId: number;
+  on<K extends keyof Listeners>(event: K, listener: Listeners[K]): () => void;
+  /** Sends a message to the running agent (needs a write token). */
+  send(message: string | UserMessage, opts?: { clientId?: string; idempotencyKey?: string }): Promise<InputAccepted>;
+  /** Asks the agent to stop its current turn (needs a write token). */
+  interrupt(opts?: { clientId?: string }): Promise<InputAccepted>;
+  close(): void;
+}
+
+/** A failure the relay answered with its error shape. */
+export class RelayError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export function connect(opts: ConnectOptions): RunConnection {
+  const ES = opts.EventSource ?? (globalThis as { EventSource?: typeof EventSource }).EventSource;
+  const WS = opts.WebSocket ?? globalThis.WebSocket;
+  const doFetch = opts.fetch ?? globalThis.fetch.bind(globalThis);
+  const retry = opts.retry ?? { baseMs: 250, maxMs: 5000 };
+  const transport = opts.transport ?? "sse";
+  const base = `${opts.url.replace(/\/+$/, "")}${API_BASE}/${encodeURIComponent(opts.runId)}`;
+  const listeners: { [K in keyof Listeners]: Set<Listeners[K]> } = { entry: new Set(), state: new Set(), end: new Set(), error: new Set() };
+  const emit = <K extends keyof Listeners>(event: K, ...args: Parameters<Listeners[K]>) => {
+    for (const l of listeners[event]) (l as (...a: Parameters<Listeners[K]>) => void)(...args);
+  };
+
+  let state: ConnectionState = "connecting";
+  let lastEventId = opts.after ?? 0;
+  let attempt = 0;
+  let current: { close(): void } | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  // What the async iterator has not taken yet.
+  const queue: ClientEntry[] = [];
+  let wake: (() => void) | undefined;
+
+  const setState = (next: ConnectionState) => {
+    if (state === next) return;
+    state = next;
+    emit("state", next);
+    wake?.();
+  };
+
+  /** Hands out an entry if it is the next one; false if the stream has a gap. */
+  const handOut = (entry: ClientEntry): boolean => {
+    if (entry.id <= lastEventId) return true; // a repeat: already handed out
+    if (entry.id !== lastEventId + 1) return false;
+    lastEventId = entry.id;
+    attempt = 0;
+    queue.push(entry);
+    wake?.();
+    emit("entry", entry);
+    return true;
+  };
+
+  const finish = (end: RunEnd) => {
+    current?.close();
+    current = undefined;
+    setState("ended");
+    emit("end", end);
+  };
+
+  const reconnect = () => {
+    current?.close();
+    current = undefined;
+    if (state === "ended" || state === "closed") return;
+    setState("reconnecting");
+    const ceiling = Math.min(retry.maxMs, retry.baseMs * 2 ** attempt++);
+    timer = setTimeout(open, ceiling / 2 + (Math.random() * ceiling) / 2);
+  };
+
+  const withToken = (path: string) => `${base}${path}${opts.token ? `&token=${encodeURIComponent(opts.token)}` : ""}`;
+
+  function open(): void {
+    if (state === "closed" || state === "ended") return;
+    if (transport === "ws") openWs();
+    else openSse();
+  }
+
+  function openSse(): void {
+    if (!ES) throw new Error("no EventSource here: pass one in ConnectOptions.EventSource");
+    if (state === "reconnecting") {
+      // A stream that has everything of an ended run answers 204, which EventSource reports only as an
+      // error: ask first, so the client ends instead of reconnecting for ever.
+      void caughtUpWithEnd().then(
+        (end) => (end ? finish(end) : streamSse()),
+        () => reconnect(),
+      );
+      return;
+    }
+    streamSse();
+  }
+
+  async function caughtUpWithEnd(): Promise<RunEnd | null> {
+    const res = await doFetch(`${base}/events?after=${lastEventId}&limit=1`, {
+      headers: opts.token ? { Authorization: `Bearer ${opts.token}` } : {},
+    });
+    if (res.status !== 200) throw new RelayError(res.status, `http_${res.status}`, `the relay answered ${res.status}`);
+    const page = (await res.json()) as { events: unknown[]; lastEventId: number; status: FinalStatus; ended: boolean };
+    return page.ended && page.events.length === 0 ? { status: page.status, lastEventId: page.lastEventId } : null;
+  }
+
+  function streamSse(): void {
+    if (state === "closed" || state === "ended" || !ES) return;
+    const es = new ES(withToken(`/stream?after=${lastEventId}`));
+    let closed = false;
+    current = { close: () => ((closed = true), es.close()) };
+    const onEntry = (type: EntryType) => (e: MessageEvent) => {
+      if (closed) return;
+      if (!handOut({ id: Number(e.lastEventId), type, data: JSON.parse(e.data) })) reconnect();
+    };
+    es.addEventListener("open", () => !closed && setState("live"));
+    // Unnamed events are `sdk` entries; `input` and `status` are named (docs/protocol.md).
+    for (const [event, type] of [["message", "sdk"], ["input", "input"], ["status", "status"]] as const) {
+      es.addEventListener(event, onEntry(type) as EventListener);
+    }
+    es.addEventListener("end", ((e: MessageEvent) => !closed && finish(JSON.parse(e.data) as RunEnd)) as EventListener);
+    // EventSource would reconnect on its own; the client does it instead, from the last id it handed out.
+    es.addEventListener("error", () => !closed && reconnect());
+  }
+
+  function openWs(): void {
+    if (!WS) throw new Error("no WebSocket here: pass one in ConnectOptions.WebSocket");
+    const ws = new WS(withToken(`/ws?after=${lastEventId}`).replace(/^http/, "ws"));
+    let closed = false;
+    current = { close: () => ((closed = true), ws.close()) };
+    ws.addEventListener("open", () => !closed && setState("live"));
+    ws.addEventListener("message", (e) => {
+      if (closed) return;
+      const frame = ServerFrame.safeParse(JSON.parse(String(e.data)));
+      if (!frame.success) return;
+      const f = frame.data;
+      if (f.type === "events") {
+        for (const entry of f.events) if (!handOut(entry)) return reconnect();
+      } else if (f.type === "end") finish({ status: f.status, lastEventId: f.lastEventId });
+      else if (f.type === "error") emit("error", new RelayError(0, f.error.code, f.error.message));
+    });
+    ws.addEventListener("close", () => !closed && reconnect());
+  }
+
+  async function post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<InputAccepted> {
+    const res = await doFetch(`${base}${path}`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", ...(opts.token && { Authorization: `Bearer ${opts.token}` }), ...headers },
+      body: JSON.stringify(body),
+    });
+    const json: unknown = await res.json().catch(() => null);
+    if (res.status !== 202) {
+      const error = (json as { error?: { code?: string; message?: string } } | null)?.error;
+      throw new RelayError(res.status, error?.code ?? `http_${res.status}`, error?.message ?? `the relay answered ${res.status}`);
+    }
+    return InputAccepted.parse(json);
+  }
+
+  open();
+
+  return {
+    get state() {
+      return state;
+    },
+    get lastEventId() {
+      return lastEventId;
+    },
+    on(event, listener) {
+      listeners[event].add(listener as never);
+      return () => listeners[event].delete(listener as never);
+    },
+    send(message, o = {}) {
+      return post(
+        "/messages",
+        { message, ...(o.clientId && { clientId: o.clientId }) },
+        o.idempotencyKey ? { "Idempotency-Key": o.idempotencyKey } : {},
+      );
+    },
+    interrupt(o = {}) {
+      return post("/interrupt", o.clientId ? { clientId: o.clientId } : {});
+    },
+    close() {
+      clearTimeout(timer);
+      current?.close();
+      current = undefined;
+      setState("closed");
+    },
+    async *[Symbol.asyncIterator]() {
+      for (;;) {
+        while (queue.length > 0) yield queue.shift()!;
+        if (state === "ended" || state === "closed") return;
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+      }
+    },
+  };
+}
