@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 
-export const API_BASE = "/api/v1/workflows";
+export { API_BASE } from "./constants.ts";
 
 /** A run id: 1–128 characters of `[A-Za-z0-9._-]`. */
 export const RunId = z

@@ -1,0 +1,96 @@
+/**
+ * The chat view in real headless Chromium (Debian's chromium, driven by
+ * playwright-core) against a real `wrangler dev`.
+ */
+import { mkdir } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { chromium, type Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { InputsReply } from "../../src/protocol";
+import { ndjson, range } from "../support/inbox";
+import { ADMIN, tokenFor } from "./auth";
+import { newRunId, startRunner } from "./runner-support";
+
+const ARTIFACTS = fileURLToPath(new URL("../../test-results/", import.meta.url));
+const REPLAY = fileURLToPath(new URL("../../scripts/replay.mjs", import.meta.url));
+const SESSION = fileURLToPath(new URL("../../demo/session.jsonl", import.meta.url));
+const relay = () => inject("relayUrl");
+const runUrl = (runId: string, path = "") => `${relay()}/api/v1/workflows/${runId}${path}`;
+
+let browser: Browser;
+beforeAll(async () => {
+  await mkdir(ARTIFACTS, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+});
+afterAll(() => browser?.close());
+
+const assistantLine = (n: number, text: string) =>
+  ({ type: "assistant", message: { id: `msg_b_${n}`, type: "message", role: "assistant", content: [{ type: "text", text }] }, session_id: "b" });
+
+async function append(runId: string, lines: unknown[]) {
+  const res = await fetch(runUrl(runId, "/events"), { method: "POST", headers: { ...ADMIN, "Content-Type": "application/x-ndjson" }, body: ndjson(lines) });
+  expect(res.status).toBe(200);
+}
+
+describe("the chat view", () => {
+  it("shows a run replayed by the runner: assistant text, a tool call with its result, the turn's result, the final status", async () => {
+    const runId = newRunId("browser-replay");
+    const runner = startRunner(["exec", "--url", relay(), "--run", runId, "--token", await tokenFor(runId, "runner"), "--no-spool", "--", process.execPath, REPLAY, SESSION, "--fast"]);
+    expect(await runner.exit, runner.stderr()).toBe(0);
+
+    const page = await browser.newPage({ viewport: { width: 900, height: 1000 } });
+    await page.goto(`${relay()}/?run=${runId}&token=${await tokenFor(runId, "read")}`);
+    await page.locator("#run-status[data-status=completed]").waitFor();
+    await expect(page.getByText("The month is off by one").count()).resolves.toBe(1);
+    const tool = page.locator(".tool", { hasText: "Fix the month offset" });
+    await expect(tool.count()).resolves.toBe(1);
+    await tool.locator("summary").first().click();
+    await expect(tool.locator(".result pre").textContent()).resolves.toContain("# pass 4");
+    await expect(page.locator(".result-line").textContent()).resolves.toMatch(/^Turn complete · [\d.]+ s · 3 turns · \$0\.0\d+$/);
+    await expect(page.locator("#composer-note").textContent()).resolves.toBe("The run has ended.");
+    await expect(page.locator("#send").isDisabled()).resolves.toBe(true);
+    await page.screenshot({ path: `${ARTIFACTS}chat-replayed.png`, fullPage: true });
+    await page.close();
+  });
+
+  it("sends messages and stop from the page, and shows every event exactly once across going offline and back", async () => {
+    const runId = newRunId("browser-live");
+    const runnerToken = await tokenFor(runId, "runner");
+    const inputs = async (): Promise<InputsReply> =>
+      (await (await fetch(runUrl(runId, "/inputs?after=0&wait=0"), { headers: { Authorization: `Bearer ${runnerToken}` } })).json()) as InputsReply;
+    await append(runId, [assistantLine(0, "Working on it.")]);
+
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    const page = await context.newPage();
+    await page.goto(`${relay()}/?run=${runId}&token=${await tokenFor(runId, "write")}`);
+    await page.getByText("Working on it.").waitFor();
+
+    await page.fill("#message", "Please also update the changelog");
+    await page.click("#send");
+    await page.locator(".user-message", { hasText: "Please also update the changelog" }).waitFor();
+    expect((await inputs()).inputs.map((i) => [i.kind, i.message?.content])).toEqual([["message", "Please also update the changelog"]]);
+
+    await page.click("#stop");
+    await page.getByText("Stop requested").waitFor();
+    expect((await inputs()).inputs.map((i) => i.kind)).toEqual(["message", "interrupt"]);
+
+    await page.locator("#connection[data-state=live]").waitFor();
+    await context.setOffline(true);
+    for (const n of range(1, 20)) await append(runId, [assistantLine(n, `offline line ${n}`)]);
+    await context.setOffline(false);
+    await page.getByText("offline line 20", { exact: true }).waitFor();
+    for (const n of range(1, 20)) {
+      await expect(page.getByText(`offline line ${n}`, { exact: true }).count(), `line ${n}`).resolves.toBe(1);
+    }
+    const ids = await page.locator("[data-entry]").evaluateAll((nodes) => nodes.map((n) => Number((n as HTMLElement).dataset.entry)));
+    expect(ids).toEqual([...new Set(ids)]);
+
+    await fetch(runUrl(runId, "/complete"), { method: "POST", headers: { ...ADMIN, "Content-Type": "application/json" }, body: '{"status":"completed"}' });
+    await page.locator("#run-status[data-status=completed]").waitFor();
+    await page.screenshot({ path: `${ARTIFACTS}chat-live.png`, fullPage: true });
+    await context.close();
+  });
+});
