@@ -58,6 +58,15 @@ export class InputLoop {
     }
   }
 
+  /** Checks the relay answers for this run (and acknowledges what a previous runner injected); true if it has ended. */
+  async probe(): Promise<boolean> {
+    const after = this.#cursor;
+    const reply = await this.#client.pollInputs(after, 0);
+    this.#acknowledged = Math.max(this.#acknowledged, after);
+    if (reply.ended) this.#ended = true;
+    return reply.ended;
+  }
+
   /** One poll (also used with wait 0 to ask "is a message waiting right now?"). */
   async poll(waitSeconds: number, signal?: AbortSignal): Promise<void> {
     const after = this.#cursor;

@@ -72,16 +72,8 @@ export async function runSession(source: Source, opts: SessionOptions): Promise<
   const client = new RelayClient(opts.relay);
   const spool = Spool.open(opts.spool, opts.relay.runId);
   const idleMs = opts.idleTimeoutSeconds * 1000;
-
-  // Reach the relay once before starting the agent: a wrong URL or token fails here, clearly.
-  const turn = new TurnTracker();
   const retry = opts.retry ?? DEFAULT_SHIPPER.retry;
-  const inputs = new InputLoop(client, spool, (input) => deliver(input), report, retry);
-  await inputs.poll(0);
-  if (inputs.ended) throw new FatalError(409, "run_ended", `run ${opts.relay.runId} has already ended on the relay`);
-  report.info(`connected to ${client.runUrl}`);
-
-  const shipper = new Shipper(client, spool, report, { ...DEFAULT_SHIPPER, retry, ...opts.shipper });
+  const turn = new TurnTracker();
   const stopInputs = new AbortController();
   let endedByUs = false;
   let idleTimer: NodeJS.Timeout | undefined;
@@ -92,11 +84,12 @@ export async function runSession(source: Source, opts: SessionOptions): Promise<
       turn.interrupted();
       report.info(`interrupt ${input.id} → stopping the current turn`);
       await source.interrupt(input);
-      return;
+    } else {
+      const uuid = await source.inject(input.message!, input);
+      turn.injected(uuid);
+      report.info(`message ${input.id} injected`);
     }
-    const uuid = await source.inject(input.message!, input);
-    turn.injected(uuid);
-    report.info(`message ${input.id} injected`);
+    maybeEnd(); // an interrupt while the agent is idle changes nothing: the session may still end
   }
 
   function cancelIdle(): void {
@@ -117,27 +110,40 @@ export async function runSession(source: Source, opts: SessionOptions): Promise<
     }, idleMs);
   }
 
-  const polling = inputs.run(stopInputs.signal, opts.pollSeconds ?? 25).catch((err: Error) => {
-    report.error(`input loop stopped: ${err.message}`);
-  });
+  const inputs = new InputLoop(client, spool, deliver, report, retry);
+  // Reach the relay once before starting the agent: a wrong URL or token fails here, clearly.
+  if (await inputs.probe()) throw new FatalError(409, "run_ended", `run ${opts.relay.runId} has already ended on the relay`);
+  report.info(`connected to ${client.runUrl}`);
+
+  const shipper = new Shipper(client, spool, report, { ...DEFAULT_SHIPPER, retry, ...opts.shipper });
   const onAbort = () => {
     endedByUs = true;
     void source.interrupt().catch(() => {});
     source.end();
   };
-  opts.signal?.addEventListener("abort", onAbort, { once: true });
+  if (opts.signal?.aborted) onAbort();
+  else opts.signal?.addEventListener("abort", onAbort, { once: true });
+
+  // Start the source first (the agent exists once its first `next()` is called), then take inputs.
+  const lines = source.lines(spool.offset ?? opts.from)[Symbol.asyncIterator]();
+  let next = lines.next();
+  const polling = inputs.run(stopInputs.signal, opts.pollSeconds ?? 25).catch((err: Error) => {
+    report.error(`input loop stopped: ${err.message}`);
+  });
 
   let sourceError: Error | undefined;
   try {
-    for await (const line of source.lines(spool.offset ?? opts.from)) {
-      shipper.push(line.text, line.offset);
+    for (let line = await next; !line.done; line = await next) {
+      shipper.push(line.value.text, line.value.offset);
       if (shipper.failed) {
         endedByUs = true;
         source.end();
+        await lines.return?.();
         break;
       }
-      turn.observe(line.text);
+      turn.observe(line.value.text);
       maybeEnd();
+      next = lines.next();
     }
   } catch (err) {
     sourceError = err instanceof Error ? err : new Error(String(err));
@@ -148,7 +154,14 @@ export async function runSession(source: Source, opts: SessionOptions): Promise<
   }
   await polling;
   await inputs.acknowledge().catch((err: Error) => report.verbose(`could not acknowledge the last inputs: ${err.message}`));
-  await shipper.flush();
+  try {
+    await shipper.flush();
+  } catch (err) {
+    // Lines could not be shipped (a refusal that retrying cannot fix). Say so on the relay if it still listens.
+    const reason = `the runner could not ship its output: ${(err as Error).message}`;
+    await client.complete("failed", reason).catch(() => {});
+    throw err;
+  }
   report.info(`${shipper.shipped} line(s) shipped`);
 
   const outcome = decide({ signalled: opts.signal?.aborted ?? false, sourceError, endedByUs, turn });

@@ -11,6 +11,8 @@ import type { Reporter } from "./report.ts";
 import type { Batch, Spool } from "./spool.ts";
 
 export interface ShipperOptions {
+  /** The relay's limit for one line (MAX_LINE_BYTES); a longer line is relayed as a diagnostic. */
+  maxLineBytes: number;
   maxBatchLines: number;
   maxBatchBytes: number;
   /** How long a line may wait for others to join its batch. */
@@ -19,6 +21,7 @@ export interface ShipperOptions {
 }
 
 export const DEFAULT_SHIPPER: ShipperOptions = {
+  maxLineBytes: 1024 * 1024,
   maxBatchLines: 500,
   maxBatchBytes: 4 * 1024 * 1024,
   maxDelayMs: 20,
@@ -54,9 +57,16 @@ export class Shipper {
   }
 
   /** Adds one line; `offset` is where a tailed file has been read up to after it. */
-  push(line: string, offset?: number): void {
-    if (this.#failed) throw this.#failed;
-    const bytes = Buffer.byteLength(line);
+  push(text: string, offset?: number): void {
+    if (this.#failed) return;
+    let line = text;
+    let bytes = Buffer.byteLength(line);
+    if (bytes > this.#opts.maxLineBytes) {
+      // The relay would refuse the whole batch for it: say what it was instead of losing the run.
+      this.#report.info(`a line of ${bytes} bytes is over the relay's limit; relaying a diagnostic in its place`);
+      line = JSON.stringify({ type: "runrelay_diagnostic", subtype: "line_too_large", bytes, head: text.slice(0, 2000) });
+      bytes = Buffer.byteLength(line);
+    }
     if (this.#open.length > 0 && this.#openBytes + bytes > this.#opts.maxBatchBytes) this.#cut();
     this.#open.push(line);
     this.#openBytes += bytes + 1;
@@ -85,7 +95,13 @@ export class Shipper {
     this.#open = [];
     this.#openBytes = 0;
     this.#openOffset = undefined;
-    this.#spool.write(batch); // on disk before it is sent
+    try {
+      this.#spool.write(batch); // on disk before it is sent
+    } catch (err) {
+      this.#failed = new Error(`cannot write the spool: ${(err as Error).message}`);
+      this.#report.error(this.#failed.message);
+      return;
+    }
     this.#queue.push(batch);
     this.#kick();
   }

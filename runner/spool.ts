@@ -11,7 +11,7 @@
  *   {"input":5}                                        inputs up to 5 were injected
  */
 import { randomUUID } from "node:crypto";
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, truncateSync } from "node:fs";
 import { dirname } from "node:path";
 
 export interface Batch {
@@ -54,13 +54,20 @@ export class Spool {
       }
       return new Spool(path, header, []);
     }
+    let text = readFileSync(path, "utf8");
+    if (text.length > 0 && !text.endsWith("\n")) {
+      // A crash cut the last record short: that batch was never sent. Drop the fragment, so
+      // that what is written next starts on a line of its own.
+      text = text.slice(0, text.lastIndexOf("\n") + 1);
+      truncateSync(path, Buffer.byteLength(text));
+    }
     const records: Record[] = [];
-    for (const line of readFileSync(path, "utf8").split("\n")) {
+    for (const [i, line] of text.split("\n").entries()) {
       if (!line) continue;
       try {
         records.push(JSON.parse(line) as Record);
       } catch {
-        break; // a last line cut short by a crash: that batch was never sent
+        throw new Error(`the spool ${path} is damaged at line ${i + 1}; move it aside to start the run's shipping afresh`);
       }
     }
     const header = records.shift();

@@ -36,7 +36,8 @@ export function execSource(opts: ExecSourceOptions): Source {
         proc.once("close", (code, signal) => resolve({ code, signal }));
       });
       exited.catch(() => {}); // observed below
-      if (opts.prompt) await write(userLine({ role: "user", content: opts.prompt }).line);
+      // Written while stdout is already being read: a command may print (or exit) before it reads its input.
+      if (opts.prompt) write(userLine({ role: "user", content: opts.prompt }).line).catch(() => {});
       try {
         for await (const raw of createInterface({ input: proc.stdout!, crlfDelay: Infinity })) {
           const text = raw.trim();

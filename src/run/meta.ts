@@ -27,6 +27,17 @@ export class RunMeta {
       updated_at INTEGER NOT NULL,
       bytes      INTEGER NOT NULL DEFAULT 0
     )`);
+    sql.exec("CREATE TABLE IF NOT EXISTS tombstone (deleted_at INTEGER NOT NULL)");
+  }
+
+  /** When the run was deleted (by DELETE or retention), or null. A deleted run is never recreated. */
+  deletedAt(): number | null {
+    return this.sql.exec<{ at: number }>("SELECT deleted_at AS at FROM tombstone").toArray()[0]?.at ?? null;
+  }
+
+  /** Marks the run deleted, in storage that has just been wiped. */
+  bury(now: number): void {
+    this.sql.exec("INSERT INTO tombstone (deleted_at) VALUES (?)", now);
   }
 
   /** The run's row, or null if nothing has been written yet. */

@@ -66,6 +66,8 @@ export class RunObject extends DurableObject<Env> {
 
   /** Appends a batch of stream-json lines (already checked by the Worker). */
   append(runId: string, lines: string[], bytes: number, producer?: Producer): AppendResult {
+    const gone = this.#gone();
+    if (gone) return gone;
     const verdict = producer ? this.#producers.check(producer) : null;
     if (verdict && !verdict.ok) return verdict;
     if (verdict?.duplicate) return { ok: true, duplicate: true, lastEventId: this.#log.lastId(), producer: verdict.duplicate };
@@ -87,6 +89,8 @@ export class RunObject extends DurableObject<Env> {
 
   /** Ends the run with a final status. Repeating the same status is a no-op. */
   complete(runId: string, body: CompleteBody): Result<{ lastEventId: number }> {
+    const gone = this.#gone();
+    if (gone) return gone;
     const meta = this.#meta.get();
     if (meta && isEnded(meta.status)) {
       if (meta.status === body.status) return { ok: true, lastEventId: this.#log.lastId() };
@@ -111,6 +115,8 @@ export class RunObject extends DurableObject<Env> {
    * answers the same input.
    */
   postInput(runId: string, input: NewInput, key?: string): Result<InputAccepted> {
+    const gone = this.#gone();
+    if (gone) return gone;
     const known = key === undefined ? null : this.#inputs.byKey(key);
     if (known) return { ok: true, ...known };
     const ended = this.#endedFailure();
@@ -147,11 +153,15 @@ export class RunObject extends DurableObject<Env> {
    * with `ended`, or waits up to `waitMs` for one to arrive.
    */
   async pollInputs(after: number, waitMs: number): Promise<Result<InputsReply>> {
+    const gone = this.#gone();
+    if (gone) return gone;
     if (after > this.#inputs.lastId()) {
       return fail(400, "cursor_out_of_range", `input ${after} does not exist (last input ${this.#inputs.lastId()})`);
     }
     this.#acknowledge(after);
     for (let waited = false; ; waited = true) {
+      const deleted = this.#gone();
+      if (deleted) return deleted;
       if (this.#state().ended) return { ok: true, inputs: [], ended: true };
       const inputs = this.#inputs.after(after, limits(this.env).maxPendingInputs);
       if (inputs.length > 0 || waited || waitMs === 0) return { ok: true, inputs, ended: false };
@@ -161,6 +171,8 @@ export class RunObject extends DurableObject<Env> {
 
   /** A page of entries after `after`, as stored (the Worker joins their JSON text). */
   page(after: number, limit: number): Result<Omit<EventsPage, "events"> & { entries: StoredEntry[] }> {
+    const gone = this.#gone();
+    if (gone) return gone;
     const { lastId, ended } = this.#state();
     const outOfRange = cursorPastEnd(after, lastId);
     if (outOfRange) return outOfRange;
@@ -170,6 +182,8 @@ export class RunObject extends DurableObject<Env> {
 
   /** The run's status and viewer counts. */
   info(): Result<RunInfo> {
+    const gone = this.#gone();
+    if (gone) return gone;
     const meta = this.#meta.get();
     if (!meta) return fail(404, "run_not_found", "nothing has been written to this run");
     const lastEventId = this.#log.lastId();
@@ -210,8 +224,14 @@ export class RunObject extends DurableObject<Env> {
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.#open();
+    this.#meta.bury(Date.now()); // a tombstone: a live runner cannot bring the run back
     this.#retentionArmed = false;
     waiting.wake();
+  }
+
+  /** A deleted run reads as not found, for every request, for good. */
+  #gone() {
+    return this.#meta.deletedAt() === null ? null : fail(404, "run_not_found", "this run was deleted");
   }
 
   #armRetention(): void {
@@ -236,6 +256,8 @@ export class RunObject extends DurableObject<Env> {
     ) {
       return Response.json({ error: { code: "bad_request", message: "not a subscription request" } }, { status: 400 });
     }
+    const gone = this.#gone();
+    if (gone) return Response.json({ error: { code: gone.error.code, message: gone.error.message } }, { status: gone.error.status });
     const { lastId, ended } = this.#state();
     const after = cursor.data === "live" ? lastId : cursor.data;
     const outOfRange = cursorPastEnd(after, lastId);

@@ -26,9 +26,10 @@ describe("runrelay tail", () => {
     const dir = await tempDir("tail");
     const file = join(dir, "_stream.jsonl");
     await write(file, 1, 3);
-    const runner = startRunner(["tail", "--file", file, "--url", inject("relayUrl"), "--run", runId, "--token", await tokenFor(runId, "runner"), "--spool-dir", dir]);
-    await vi.waitFor(async () => expect(await lineCount(runId)).toBe(3), EVENTUALLY);
+    // A message already waiting when the runner starts is delivered too.
     expect((await relay().post(runId, "/messages", { message: "read this too" })).status).toBe(202);
+    const runner = startRunner(["tail", "--file", file, "--url", inject("relayUrl"), "--run", runId, "--token", await tokenFor(runId, "runner"), "--spool-dir", dir]);
+    await vi.waitFor(async () => expect(await lineCount(runId)).toBe(5), EVENTUALLY); // 3 lines, the message, its delivery
     await vi.waitFor(async () => expect(await readFile(join(dir, "_messages.jsonl"), "utf8").catch(() => "")).toContain("read this too"), EVENTUALLY);
     await write(file, 4, 40, true);
     expect(await runner.exit, runner.stderr()).toBe(0);
@@ -36,6 +37,7 @@ describe("runrelay tail", () => {
     const log = await relay().log(runId);
     expect(ns(log)).toEqual([...range(1, 40), "result"]);
     expect(log.at(-1)!.data).toEqual({ status: "completed" });
+    expect(log.filter((e) => e.type === "input").map((e) => e.data.kind)).toEqual(["message", "delivered"]);
     const inbox = (await readFile(join(dir, "_messages.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l));
     expect(inbox).toEqual([{ id: 1, kind: "message", message: { role: "user", content: "read this too" }, createdAt: expect.any(Number) }]);
   });
@@ -53,6 +55,31 @@ it("tail starts on a file that does not exist yet, and follows it through trunca
   await write(file, 7, 8, true);
   expect(await runner.exit, runner.stderr()).toBe(0);
   expect(ns(await relay().log(runId))).toEqual([...range(1, 8), "result"]);
+});
+
+it("tail: an interrupt while the agent is idle does not keep the session open", async () => {
+  const runId = newRunId("tail-idle-interrupt");
+  const dir = await tempDir("tail-idle-interrupt");
+  const file = join(dir, "_stream.jsonl");
+  await write(file, 1, 2, true);
+  const runner = startRunner(["tail", "--file", file, "--url", inject("relayUrl"), "--run", runId, "--token", await tokenFor(runId, "runner"), "--spool-dir", dir, "--idle-timeout", "2"]);
+  await vi.waitFor(async () => expect(await lineCount(runId)).toBe(3), EVENTUALLY);
+  expect((await relay().post(runId, "/interrupt")).status).toBe(202);
+  expect(await runner.exit, runner.stderr()).toBe(0);
+  expect((await relay().log(runId)).at(-1)!.data).toEqual({ status: "completed" });
+});
+
+it("a line over the relay's limit is relayed as a diagnostic in its place, and the run goes on", async () => {
+  const runId = newRunId("tail-huge");
+  const dir = await tempDir("tail-huge");
+  const file = join(dir, "_stream.jsonl");
+  await writeFile(file, `{"n":1}\n${JSON.stringify({ n: 2, pad: "x".repeat(1_100_000) })}\n{"n":3}\n{"type":"result","subtype":"success","is_error":false}\n`);
+  const runner = startRunner(["tail", "--file", file, "--url", inject("relayUrl"), "--run", runId, "--token", await tokenFor(runId, "runner"), "--no-spool"]);
+  expect(await runner.exit, runner.stderr()).toBe(0);
+  const log = await relay().log(runId);
+  expect(log.map((e) => e.data.n ?? e.data.subtype ?? e.data.status)).toEqual([1, "line_too_large", 3, "success", "completed"]);
+  expect(log[1]!.data).toMatchObject({ type: "runrelay_diagnostic", head: expect.stringMatching(/^\{"n":2,"pad":"xxx/) });
+  expect(log[1]!.data.bytes).toBeGreaterThan(1024 * 1024);
 });
 
 describe("faults", () => {
@@ -164,6 +191,14 @@ describe("bad input", () => {
     expect(await bad.exit).toBe(1);
     const log = await relay().log(failing);
     expect(log.map((e) => e.data)).toEqual([{ type: "x" }, { status: "failed", reason: expect.stringContaining("exited with code 3") }]);
+  });
+
+  it("exec ships what a command printed even when it exits without reading its prompt", async () => {
+    const runId = newRunId("exec-early");
+    const result = JSON.stringify({ type: "result", subtype: "success", is_error: false });
+    const runner = startRunner(["exec", "--prompt", "y".repeat(120_000), "--url", inject("relayUrl"), "--run", runId, "--token", await tokenFor(runId, "runner"), "--no-spool", "--", "sh", "-c", `echo '${result}'`]);
+    expect(await runner.exit, runner.stderr()).toBe(0);
+    expect((await relay().log(runId)).map((e) => e.data.subtype ?? e.data.status)).toEqual(["success", "completed"]);
   });
 
   it("every command has --help", async () => {

@@ -12,7 +12,6 @@ import {
   ndjson,
   newRunId,
   openSse,
-  page,
   sdkLine,
   SECRET,
   stubOf,
@@ -192,7 +191,7 @@ describe("retention and deletion", () => {
     await age(ended, 8);
     expect(await runDurableObjectAlarm(stubOf(ended))).toBe(true);
     await expectError(await call(ended, "/"), 404, "run_not_found");
-    expect(await page(ended)).toEqual({ events: [], lastEventId: 0, status: "pending", ended: false });
+    await expectError(await call(ended, "/events?after=0"), 404, "run_not_found");
 
     const quiet = newRunId("retention-quiet");
     await appendOk(quiet, [sdkLine(1)]);
@@ -217,5 +216,14 @@ describe("retention and deletion", () => {
     await sse.frames.ended();
     await expectError(await call(runId, "/"), 404, "run_not_found");
     await expectError(await call(runId, "/", { method: "DELETE" }), 404, "run_not_found");
+    // A runner still shipping cannot bring it back, nor can a viewer reopen it.
+    const late = await call(runId, "/events", {
+      method: "POST",
+      headers: { "Content-Type": "application/x-ndjson", "Producer-Id": "p", "Producer-Epoch": "0", "Producer-Seq": "0" },
+      body: ndjson([sdkLine(2)]),
+    });
+    expect(await expectError(late, 404, "run_not_found")).toBe("this run was deleted");
+    await expectError(await call(runId, "/inputs?wait=0"), 404, "run_not_found");
+    expect((await openSse(runId)).res.status).toBe(404);
   });
 });
