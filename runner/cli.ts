@@ -125,6 +125,7 @@ async function tokenCommand(args: string[], env: NodeJS.ProcessEnv): Promise<num
   if (!runId || !(runId === "*" || RunId.safeParse(runId).success)) throw new UsageError("--run takes a run id (or '*' with --scope admin)");
   const scope = Scope.safeParse(values.scope);
   if (!scope.success) throw new UsageError("--scope takes runner, read, write or admin");
+  if (runId === "*" && scope.data !== "admin") throw new UsageError("only an admin token may be for every run (--run '*')");
   const ttl = Number(values.ttl ?? "3600");
   if (!Number.isInteger(ttl) || ttl <= 0) throw new UsageError("--ttl takes a number of seconds > 0");
   process.stdout.write((await mintToken(secret, runId, scope.data, ttl)).token + "\n");

@@ -22,17 +22,19 @@ export const requireConfigured: MiddlewareHandler<{ Bindings: Env }> = async (c,
   await next();
 };
 
-/** Reads and checks the request's token. The secret itself is accepted as an admin credential. */
+/** Reads and checks the request's token. The secret itself is accepted as an admin bearer. */
 export const authenticate: MiddlewareHandler<{ Bindings: Env; Variables: AuthVars }> = async (c, next) => {
   const header = c.req.header("Authorization");
-  const token = header?.match(/^Bearer\s+(.+)$/i)?.[1]?.trim() ?? c.req.query("token");
+  const fromHeader = header?.match(/^Bearer\s+(.+)$/i)?.[1]?.trim();
+  const token = fromHeader ?? c.req.query("token");
   if (!token) {
     throw new ApiError(401, "unauthorized", "send a token as `Authorization: Bearer <token>` or `?token=<token>`", {
       "WWW-Authenticate": 'Bearer realm="runrelay"',
     });
   }
   const secret = relaySecret(c.env)!;
-  if (await sameSecret(token, secret)) {
+  // The secret itself is an admin credential, in the header only: a query string ends up in logs.
+  if (fromHeader !== undefined && (await sameSecret(token, secret))) {
     c.set("auth", { sub: "*", scope: "admin" });
   } else {
     const verified = await verifyToken(secret, token);

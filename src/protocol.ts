@@ -232,12 +232,14 @@ export const TokenClaims = z.object({
 export type TokenClaims = z.infer<typeof TokenClaims>;
 
 /** `POST /api/v1/tokens` body (admin). */
-export const MintBody = z.strictObject({
-  runId: z.union([RunId, z.literal("*")]),
-  scope: Scope,
-  /** Lifetime in seconds (default 1 hour, at most 30 days). */
-  ttlSeconds: z.number().int().positive().max(30 * 24 * 3600).optional(),
-});
+export const MintBody = z
+  .strictObject({
+    runId: z.union([RunId, z.literal("*")]),
+    scope: Scope,
+    /** Lifetime in seconds (default 1 hour, at most 30 days). */
+    ttlSeconds: z.number().int().positive().max(30 * 24 * 3600).optional(),
+  })
+  .refine((b) => b.runId !== "*" || b.scope === "admin", { message: "only an admin token may be for every run", path: ["runId"] });
 export type MintBody = z.infer<typeof MintBody>;
 
 export const MintReply = z.object({ token: z.string(), expiresAt: z.number().int() });

@@ -35,16 +35,18 @@ export function tailSource(opts: TailSourceOptions): Source {
           partial = Buffer.alloc(0);
         }
         if (size !== undefined && size > offset) {
-          const chunk = Buffer.alloc(size - offset);
           const file = await open(opts.file, "r");
+          let chunk: Buffer;
           try {
-            await file.read(chunk, 0, chunk.length, offset);
+            const wanted = Buffer.alloc(size - offset);
+            const { bytesRead } = await file.read(wanted, 0, wanted.length, offset);
+            chunk = wanted.subarray(0, bytesRead); // the file may have shrunk since stat
           } finally {
             await file.close();
           }
           const buffer = Buffer.concat([partial, chunk]);
           const base = offset - partial.length; // the file offset of buffer[0]
-          offset = size;
+          offset += chunk.length;
           let start = 0;
           for (let nl = buffer.indexOf(NEWLINE); nl !== -1; nl = buffer.indexOf(NEWLINE, start)) {
             const text = buffer.subarray(start, nl).toString("utf8").trim();

@@ -145,6 +145,9 @@ describe("tokens and scopes", () => {
     await expectError(await mint(bearer(await token(runId, "write")), { runId, scope: "admin" }), 403, "forbidden");
     await expectError(await mint(bearer(SECRET), { runId, scope: "owner" }), 400, "bad_body");
     await expectError(await mint({}, { runId, scope: "read" }), 401, "unauthorized");
+    await expectError(await mint(bearer(SECRET), { runId: "*", scope: "write" }), 400, "bad_body");
+    // The secret is an admin credential as a bearer header only, never in a URL.
+    await expectError(await fetchWorker(url(runId, `/?token=${SECRET}`)), 401, "invalid_token");
   });
 });
 
