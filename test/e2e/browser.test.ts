@@ -8,6 +8,7 @@ import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { InputsReply } from "../../src/protocol";
 import { ndjson, range } from "../support/inbox";
+import { startProxy } from "../support/proxy";
 import { ADMIN, tokenFor } from "./auth";
 import { newRunId, startRunner } from "./runner-support";
 
@@ -63,9 +64,11 @@ describe("the chat view", () => {
       (await (await fetch(runUrl(runId, "/inputs?after=0&wait=0"), { headers: { Authorization: `Bearer ${runnerToken}` } })).json()) as InputsReply;
     await append(runId, [assistantLine(0, "Working on it.")]);
 
+    // The page talks to the relay through a proxy that can drop its connections, as a lost network does.
+    const proxy = await startProxy(relay());
     const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
     const page = await context.newPage();
-    await page.goto(`${relay()}/?run=${runId}&token=${await tokenFor(runId, "write")}`);
+    await page.goto(`${proxy.url}/?run=${runId}&token=${await tokenFor(runId, "write")}`);
     await page.getByText("Working on it.").waitFor();
 
     await page.fill("#message", "Please also update the changelog");
@@ -77,11 +80,16 @@ describe("the chat view", () => {
     await page.getByText("Stop requested").waitFor();
     expect((await inputs()).inputs.map((i) => i.kind)).toEqual(["message", "interrupt"]);
 
+    // Offline: the open stream drops and new connections fail; meanwhile the agent goes on.
     await page.locator("#connection[data-state=live]").waitFor();
     await context.setOffline(true);
+    proxy.cut();
+    await page.locator("#connection[data-state=reconnecting]").waitFor();
     for (const n of range(1, 20)) await append(runId, [assistantLine(n, `offline line ${n}`)]);
+    await expect(page.getByText("offline line 1", { exact: true }).count()).resolves.toBe(0);
     await context.setOffline(false);
     await page.getByText("offline line 20", { exact: true }).waitFor();
+    await page.locator("#connection[data-state=live]").waitFor();
     for (const n of range(1, 20)) {
       await expect(page.getByText(`offline line ${n}`, { exact: true }).count(), `line ${n}`).resolves.toBe(1);
     }
@@ -92,5 +100,6 @@ describe("the chat view", () => {
     await page.locator("#run-status[data-status=completed]").waitFor();
     await page.screenshot({ path: `${ARTIFACTS}chat-live.png`, fullPage: true });
     await context.close();
+    await proxy.stop();
   });
 });
