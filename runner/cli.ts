@@ -76,7 +76,7 @@ Messages participants send become new user turns; an interrupt calls query.inter
   --bare                       Claude Code's minimal mode (no hooks, plugins or CLAUDE.md discovery)`,
   },
   exec: {
-    options: { prompt: { type: "string", short: "p" }, cwd: { type: "string" } },
+    options: { prompt: { type: "string", short: "p" }, cwd: { type: "string" }, "exit-grace": { type: "string" } },
     help: `runrelay exec [--prompt TEXT] -- COMMAND [ARGS…]
 
 Spawns a command that prints stream-json on stdout and relays each line (a line that is not
@@ -86,7 +86,8 @@ For Claude Code:
   runrelay exec --prompt "…" -- claude -p --output-format stream-json --input-format stream-json --verbose
 
   -p, --prompt TEXT   the first user message, written to stdin at start
-  --cwd DIR           the command's working directory`,
+  --cwd DIR           the command's working directory
+  --exit-grace S      once its input is closed, seconds the command has to exit before SIGTERM (default 10)`,
   },
   tail: {
     options: { file: { type: "string", short: "f" }, inbox: { type: "string" }, "from-offset": { type: "string" } },
@@ -246,7 +247,16 @@ function sourceFor(command: Command, values: Record<string, string | boolean | u
   }
   if (command === "exec") {
     if (positionals.length === 0) throw new UsageError("exec needs a command: runrelay exec [options] -- COMMAND [ARGS…]");
-    return { source: execSource({ command: positionals, ...(str("prompt") && { prompt: str("prompt") }), ...(str("cwd") && { cwd: str("cwd") }) }) };
+    const grace = Number(str("exit-grace") ?? "10");
+    if (!Number.isFinite(grace) || grace < 0) throw new UsageError("--exit-grace takes a number of seconds ≥ 0");
+    return {
+      source: execSource({
+        command: positionals,
+        exitGraceMs: grace * 1000,
+        ...(str("prompt") && { prompt: str("prompt") }),
+        ...(str("cwd") && { cwd: str("cwd") }),
+      }),
+    };
   }
   const file = str("file");
   if (!file) throw new UsageError("tail needs --file PATH");

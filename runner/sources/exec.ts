@@ -11,6 +11,8 @@ import { asStreamJson, userLine } from "./lines.ts";
 
 export interface ExecSourceOptions {
   command: string[];
+  /** After its input is closed, how long the command has to exit before it gets SIGTERM (default 10 s). */
+  exitGraceMs?: number;
   /** The first user message, written to stdin at start. */
   prompt?: string;
   cwd?: string;
@@ -59,6 +61,13 @@ export function execSource(opts: ExecSourceOptions): Source {
     },
     end() {
       child?.stdin?.end();
+      // A command that ignores the end of its input is stopped, so the runner cannot hang on it.
+      const proc = child;
+      const grace = setTimeout(() => {
+        if (proc && proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
+      }, opts.exitGraceMs ?? 10_000);
+      grace.unref();
+      proc?.once("close", () => clearTimeout(grace));
     },
   };
 }

@@ -201,6 +201,16 @@ describe("bad input", () => {
     expect((await relay().log(runId)).map((e) => e.data.subtype ?? e.data.status)).toEqual(["success", "completed"]);
   });
 
+  it("exec stops a command that ignores the end of its input (SIGTERM after --exit-grace), and the run still ends", async () => {
+    const runId = newRunId("exec-stubborn");
+    const result = JSON.stringify({ type: "result", subtype: "success", is_error: false });
+    const script = `console.log('${result}'); process.stdin.resume(); process.stdin.on('end', () => {}); setInterval(() => {}, 1000)`;
+    const runner = startRunner(["exec", "--exit-grace", "0.2", "--url", inject("relayUrl"), "--run", runId, "--token", await tokenFor(runId, "runner"), "--no-spool", "--", process.execPath, "-e", script]);
+    // The turn succeeded and the runner closed the session: the forced stop is not the run's failure.
+    expect(await runner.exit, runner.stderr()).toBe(0);
+    expect((await relay().log(runId)).map((e) => e.data.subtype ?? e.data.status)).toEqual(["success", "completed"]);
+  });
+
   it("every command has --help", async () => {
     for (const command of ["sdk", "exec", "tail"]) {
       const help = startRunner([command, "--help"]);
