@@ -28,7 +28,9 @@ import {
   ProducerHeaders,
   RunId,
   toUserMessage,
+  type AppendReply,
   type Cursor as CursorValue,
+  type MintReply,
 } from "./protocol";
 import { entryJson } from "./run/log";
 import { sseBridge } from "./sse";
@@ -56,7 +58,7 @@ app.use(requireConfigured);
 /** Admin: mint a token for a run, for backends without a JWT library. */
 app.post("/api/v1/tokens", authenticate, need("admin"), async (c) => {
   const body = check(MintBody, await jsonBody(c), "body");
-  return c.json(await mintToken(relaySecret(c.env)!, body.runId, body.scope, body.ttlSeconds), 201);
+  return c.json((await mintToken(relaySecret(c.env)!, body.runId, body.scope, body.ttlSeconds)) satisfies MintReply, 201);
 });
 
 /** Development only (`npm run dev`): a ready token, so the chat page and curl work with zero setup. */
@@ -104,7 +106,7 @@ run.post(
       c.header(ProducerHeaders.seq, String(result.producer.seq));
     }
     if (result.duplicate) return c.body(null, 204);
-    return c.json({ lastEventId: result.lastEventId }, 200);
+    return c.json({ lastEventId: result.lastEventId } satisfies AppendReply, 200);
   },
 );
 

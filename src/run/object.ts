@@ -30,6 +30,7 @@ import {
   type Producer,
   type RunInfo,
   type ServerFrame,
+  type StatusData,
 } from "../protocol";
 import { InputQueue } from "./inputs";
 import { EventLog, type StoredEntry } from "./log";
@@ -97,7 +98,7 @@ export class RunObject extends DurableObject<Env> {
       return fail(409, "run_ended", `the run already ended as ${meta.status}`);
     }
     const now = Date.now();
-    const data = JSON.stringify({ status: body.status, ...(body.reason !== undefined && { reason: body.reason }) });
+    const data = JSON.stringify({ status: body.status, ...(body.reason !== undefined && { reason: body.reason }) } satisfies StatusData);
     const batch = this.ctx.storage.transactionSync(() => {
       this.#meta.touch(runId, now, utf8Length(data));
       this.#meta.end(body.status, body.reason, now);
