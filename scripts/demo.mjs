@@ -10,14 +10,20 @@ const node = process.execPath;
 const relay = spawn(node, ["node_modules/wrangler/bin/wrangler.js", "dev", "--var", "RELAY_DEV:true", "--ip", "127.0.0.1", "--port", port, "--show-interactive-dev-session=false"], {
   stdio: ["ignore", "pipe", "inherit"],
 });
-await new Promise((resolve, reject) => {
-  let out = "";
-  relay.stdout.on("data", (chunk) => {
-    out += chunk;
-    if (out.includes("Ready on")) resolve();
+const exited = (child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once("exit", resolve)));
+try {
+  await new Promise((resolve, reject) => {
+    let out = "";
+    relay.stdout.on("data", (chunk) => {
+      out += chunk;
+      if (out.includes("Ready on")) resolve();
+    });
+    relay.once("exit", () => reject(new Error(out.includes("Address already in use") ? `port ${port} is taken: try PORT=8788 npm run demo` : `wrangler dev stopped:\n${out}`)));
   });
-  relay.once("exit", (code) => reject(new Error(`wrangler dev exited (${code}):\n${out}`)));
-});
+} catch (err) {
+  console.error(`runrelay demo: ${err.message}`);
+  process.exit(1);
+}
 
 const runId = `demo-${Date.now().toString(36)}`;
 const { token } = await (await fetch(`${url}/api/v1/dev/token?run=${runId}&scope=runner`)).json();
@@ -31,9 +37,21 @@ const runner = spawn(
 );
 runner.on("exit", (code) => console.log(`\n  the runner finished (exit ${code}); the relay keeps serving ${url}/?run=${runId}. Ctrl-C to stop.`));
 
-const stop = () => {
-  runner.kill("SIGINT");
+// Ctrl-C: the runner first (it ends the run as cancelled while the relay still listens), then the relay.
+let stopping = false;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  if (runner.exitCode === null) {
+    runner.kill("SIGINT");
+    const deadline = setTimeout(() => runner.kill("SIGKILL"), 5000);
+    await exited(runner);
+    clearTimeout(deadline);
+  }
   relay.kill("SIGTERM");
-  setTimeout(() => process.exit(0), 500);
+  const deadline = setTimeout(() => relay.kill("SIGKILL"), 5000);
+  await exited(relay);
+  clearTimeout(deadline);
+  process.exit(0);
 };
 process.on("SIGINT", stop).on("SIGTERM", stop);

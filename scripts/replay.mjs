@@ -25,7 +25,9 @@ for (const line of lines) {
   await pause(d.type === "stream_event" ? 35 : d.type === "user" ? 900 : 350);
 }
 if (interrupted) {
+  // What Claude Code reports when a turn is interrupted: a note, then the turn's result.
   print({ type: "user", message: { role: "user", content: [{ type: "text", text: "[Request interrupted by user]" }] }, session_id: sessionId });
+  print({ type: "result", subtype: "error_during_execution", is_error: true, duration_ms: 0, num_turns: 1, session_id: sessionId, total_cost_usd: 0 });
   interrupted = false;
 }
 

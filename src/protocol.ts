@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 
-export { API_BASE } from "./constants.ts";
+export { API_BASE, CLOSE_RUN_DELETED } from "./constants.ts";
 
 /** A run id: 1–128 characters of `[A-Za-z0-9._-]`. */
 export const RunId = z
@@ -245,8 +245,6 @@ export type MintBody = z.infer<typeof MintBody>;
 export const MintReply = z.object({ token: z.string(), expiresAt: z.number().int() });
 export type MintReply = z.infer<typeof MintReply>;
 
-/** Close code sent to WebSocket viewers when their run is deleted. */
-export const CLOSE_RUN_DELETED = 4410;
 
 /** Default limits (ARCHITECTURE §5); each can be overridden by a Worker var. */
 export const DEFAULT_LIMITS = {

@@ -25,12 +25,12 @@ const el = (tag: string, className: string, text?: string) => {
   return node;
 };
 
-/** Keeps the view pinned to the bottom unless the reader scrolled up. */
 function append(node: HTMLElement): void {
-  const pinned = window.innerHeight + window.scrollY >= document.body.scrollHeight - 80;
   log.append(node);
-  if (pinned) node.scrollIntoView({ block: "end" });
 }
+
+/** Whether the reader is at the bottom (then the view follows new output; else it stays put). */
+const atBottom = () => window.innerHeight + window.scrollY >= document.body.scrollHeight - 80;
 
 // --- assistant messages, merged by message id -----------------------------------------
 const bubbles = new Map<string, HTMLElement>();
@@ -90,7 +90,7 @@ function renderToolResults(line: Json): boolean {
   for (const r of results) {
     const card = tools.get(r.tool_use_id);
     const text = typeof r.content === "string" ? r.content : (r.content ?? []).map((c: Json) => c.text ?? "").join("\n");
-    const result = el("details", `result${r.is_error ? " error" : ""}`);
+    const result = el("details", `result${r.is_error ? " error" : ""}${card ? "" : " entry"}`);
     result.append(el("summary", "", r.is_error ? "Result (error)" : "Result"), el("pre", "", text));
     if (card) card.append(result);
     else append(result);
@@ -166,7 +166,7 @@ function render(entry: ClientEntry): void {
       if (d.subtype === "init") append(el("div", "entry note", `Session started · ${d.model ?? "model"} · ${d.cwd ?? ""}`));
       return;
     case "runrelay_diagnostic":
-      append(el("div", "entry diagnostic", d.text));
+      append(el("div", "entry diagnostic", d.text ?? `[${d.subtype}${d.bytes ? `, ${d.bytes} bytes` : ""}] ${d.head ?? ""}`));
       return;
     default:
       return; // other stream-json types (lifecycle, hooks …) are not shown
@@ -176,6 +176,8 @@ function render(entry: ClientEntry): void {
 // --- status, connection, composer --------------------------------------------------------
 let runEnded = false;
 let canWrite = false;
+let problem = ""; // why the page cannot send (no token, the relay refused) or why the last action failed
+let sending = false;
 
 function setStatus(status: string): void {
   const badge = $("run-status");
@@ -187,14 +189,21 @@ function setStatus(status: string): void {
 function setConnection(state: ConnectionState): void {
   const badge = $("connection");
   badge.dataset.state = state;
-  badge.textContent = { connecting: "connecting…", live: "live", reconnecting: "reconnecting…", ended: "ended", closed: "closed" }[state];
+  badge.textContent = { connecting: "connecting…", live: "live", reconnecting: "reconnecting…", ended: "ended", closed: "closed", failed: "refused" }[state];
 }
 
 function updateComposer(): void {
-  const reason = runEnded ? "The run has ended." : canWrite ? "" : "This link is read-only: you can watch, not send.";
-  for (const control of [box, sendButton, stopButton]) control.disabled = reason !== "";
-  note.hidden = reason === "";
-  note.textContent = reason;
+  const reason = runEnded ? "The run has ended." : !canWrite ? problem || "This link is read-only: you can watch, not send." : "";
+  for (const control of [box, stopButton]) control.disabled = reason !== "";
+  sendButton.disabled = reason !== "" || sending;
+  const text = reason || problem;
+  note.hidden = text === "";
+  note.textContent = text;
+}
+
+function showProblem(message: string): void {
+  problem = message;
+  updateComposer();
 }
 
 /** The token's scope, read from its payload (the relay checks it; this only shapes the page). */
@@ -207,6 +216,7 @@ function scopeOf(token: string): string | undefined {
 }
 
 async function start(): Promise<void> {
+  form.addEventListener("submit", (e) => e.preventDefault()); // never a native submit, whatever happens below
   const params = new URLSearchParams(location.search);
   const runId = params.get("run");
   if (!runId) {
@@ -221,7 +231,7 @@ async function start(): Promise<void> {
     const res = await fetch(`/api/v1/dev/token?run=${encodeURIComponent(runId)}&scope=write`);
     if (res.ok) token = ((await res.json()) as { token: string }).token;
     else {
-      append(el("div", "entry note", "This page needs a token: add &token=… to its address."));
+      showProblem("This page needs a token: add &token=… to its address.");
       return;
     }
   }
@@ -231,35 +241,50 @@ async function start(): Promise<void> {
   const transport = params.get("transport") === "ws" ? "ws" : "sse";
   const run: RunConnection = connect({ url: location.origin, runId, token, transport });
   run.on("state", setConnection);
-  run.on("entry", render);
+  run.on("entry", (entry) => {
+    const follow = atBottom();
+    render(entry);
+    if (follow) window.scrollTo({ top: document.body.scrollHeight }); // streamed text grows the page too
+  });
+  run.on("error", (err) => showProblem(`The relay refused this page: ${err.message}`));
   run.on("end", (end) => {
     setStatus(end.status);
     runEnded = true;
     updateComposer();
   });
 
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
+  // One idempotency key per composed text: a retry of the same text is stored once.
+  let key = crypto.randomUUID();
+  box.addEventListener("input", () => (key = crypto.randomUUID()));
+  form.addEventListener("submit", async () => {
     const text = box.value.trim();
-    if (!text) return;
-    sendButton.disabled = true;
+    if (!text || sending) return;
+    sending = true;
+    problem = "";
+    updateComposer();
     try {
-      await run.send(text, { clientId, idempotencyKey: crypto.randomUUID() });
+      await run.send(text, { clientId, idempotencyKey: key });
       box.value = "";
+      key = crypto.randomUUID();
     } catch (err) {
-      note.hidden = false;
-      note.textContent = `Not sent: ${(err as Error).message}`;
+      problem = `Not sent: ${(err as Error).message}`;
     } finally {
+      sending = false;
       updateComposer();
     }
   });
   box.addEventListener("keydown", (e) => {
-    if (e.key === "Enter" && !e.shiftKey) {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       form.requestSubmit();
     }
   });
-  stopButton.addEventListener("click", () => void run.interrupt({ clientId }).catch(() => {}));
+  stopButton.addEventListener("click", () => {
+    run.interrupt({ clientId }).then(
+      () => showProblem(""),
+      (err: Error) => showProblem(`Stop not sent: ${err.message}`),
+    );
+  });
 }
 
 void start();

@@ -9,7 +9,7 @@
  * last id it handed out. It uses the platform's EventSource or WebSocket (pass
  * constructors in where the runtime has none). No Worker-only imports.
  */
-import { API_BASE } from "../constants.ts";
+import { API_BASE, CLOSE_RUN_DELETED } from "../constants.ts";
 // Types only: the relay is trusted to speak the contract, and a browser bundle stays free of the schemas.
 import type { Entry, EntryType, FinalStatus, InputAccepted, ServerFrame, UserMessage } from "../protocol.ts";
 
@@ -18,7 +18,8 @@ export type { Entry, EntryType, FinalStatus, InputAccepted, UserMessage };
 /** An entry as a client sees it (SSE carries no timestamps). */
 export type ClientEntry = Omit<Entry, "ts"> & { ts?: number };
 
-export type ConnectionState = "connecting" | "live" | "reconnecting" | "ended" | "closed";
+/** `failed`: the relay refused for good (a bad or expired token, a deleted run …); see the `error` event. */
+export type ConnectionState = "connecting" | "live" | "reconnecting" | "ended" | "closed" | "failed";
 
 export interface ConnectOptions {
   /** The relay, e.g. https://relay.example.com (or "" for the page's own origin). */
@@ -48,6 +49,10 @@ type Listeners = {
   error: (error: Error) => void;
 };
 
+/**
+ * A live run. Iterate it (each iterator gets every entry handed out from when it starts; entries that
+ * arrive before the first iterator or `entry` listener are kept for it), or listen with `on("entry")`.
+ */
 export interface RunConnection extends AsyncIterable<ClientEntry> {
   readonly state: ConnectionState;
   /** The id of the last entry handed out. */
@@ -88,15 +93,18 @@ export function connect(opts: ConnectOptions): RunConnection {
   let attempt = 0;
   let current: { close(): void } | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  // What the async iterator has not taken yet.
-  const queue: ClientEntry[] = [];
-  let wake: (() => void) | undefined;
+  // Each iterator's entries not yet taken, and how to wake it.
+  const iterators = new Set<{ queue: ClientEntry[]; wake?: () => void }>();
+  // Entries handed out before anyone iterated or listened, for the first iterator (then no more).
+  let backlog: ClientEntry[] | null = [];
+  const wakeAll = () => iterators.forEach((it) => it.wake?.());
+  const terminal = () => state === "ended" || state === "closed" || state === "failed";
 
   const setState = (next: ConnectionState) => {
     if (state === next) return;
     state = next;
     emit("state", next);
-    wake?.();
+    wakeAll();
   };
 
   /** Hands out an entry if it is the next one; false if the stream has a gap. */
@@ -105,61 +113,84 @@ export function connect(opts: ConnectOptions): RunConnection {
     if (entry.id !== lastEventId + 1) return false;
     lastEventId = entry.id;
     attempt = 0;
-    queue.push(entry);
-    wake?.();
+    if (backlog && listeners.entry.size === 0) backlog.push(entry);
+    else backlog = null;
+    for (const it of iterators) it.queue.push(entry);
+    wakeAll();
     emit("entry", entry);
     return true;
   };
 
-  const finish = (end: RunEnd) => {
+  const stop = () => {
+    clearTimeout(timer);
+    timer = undefined;
     current?.close();
     current = undefined;
+  };
+
+  const finish = (end: RunEnd) => {
+    if (terminal()) return;
+    stop();
     setState("ended");
     emit("end", end);
   };
 
+  /** The relay refused for good: say why, and stop. */
+  const fail = (error: RelayError) => {
+    if (terminal()) return;
+    stop();
+    emit("error", error);
+    setState("failed");
+  };
+
+  /** After a drop: wait (with backoff), ask the relay where things stand, then open again. */
   const reconnect = () => {
+    if (terminal() || timer !== undefined) return;
     current?.close();
     current = undefined;
-    if (state === "ended" || state === "closed") return;
     setState("reconnecting");
     const ceiling = Math.min(retry.maxMs, retry.baseMs * 2 ** attempt++);
-    timer = setTimeout(open, ceiling / 2 + (Math.random() * ceiling) / 2);
+    timer = setTimeout(() => {
+      timer = undefined;
+      check().then(
+        (end) => (end ? finish(end) : open()),
+        (err) => (err instanceof RelayError && err.status >= 400 && err.status < 500 ? fail(err) : reconnect()),
+      );
+    }, ceiling / 2 + (Math.random() * ceiling) / 2);
   };
+
+  /**
+   * Before opening again: has the run ended with nothing left for us (an SSE stream would answer 204,
+   * which EventSource reports only as an error)? Does the relay refuse us for good (401, 403, 404 …)?
+   */
+  async function check(): Promise<RunEnd | null> {
+    const res = await doFetch(`${base}/events?after=${lastEventId}&limit=1`, {
+      headers: opts.token ? { Authorization: `Bearer ${opts.token}` } : {},
+    });
+    const body = (await res.json().catch(() => null)) as
+      | { events: unknown[]; lastEventId: number; status: FinalStatus; ended: boolean; error?: { code: string; message: string } }
+      | null;
+    if (res.status !== 200) {
+      throw new RelayError(res.status, body?.error?.code ?? `http_${res.status}`, body?.error?.message ?? `the relay answered ${res.status}`);
+    }
+    return body && body.ended && body.events.length === 0 ? { status: body.status, lastEventId: body.lastEventId } : null;
+  }
 
   const withToken = (path: string) => `${base}${path}${opts.token ? `&token=${encodeURIComponent(opts.token)}` : ""}`;
 
   function open(): void {
-    if (state === "closed" || state === "ended") return;
+    if (terminal()) return;
     if (transport === "ws") openWs();
     else openSse();
   }
 
   function openSse(): void {
     if (!ES) throw new Error("no EventSource here: pass one in ConnectOptions.EventSource");
-    if (state === "reconnecting") {
-      // A stream that has everything of an ended run answers 204, which EventSource reports only as an
-      // error: ask first, so the client ends instead of reconnecting for ever.
-      void caughtUpWithEnd().then(
-        (end) => (end ? finish(end) : streamSse()),
-        () => reconnect(),
-      );
-      return;
-    }
     streamSse();
   }
 
-  async function caughtUpWithEnd(): Promise<RunEnd | null> {
-    const res = await doFetch(`${base}/events?after=${lastEventId}&limit=1`, {
-      headers: opts.token ? { Authorization: `Bearer ${opts.token}` } : {},
-    });
-    if (res.status !== 200) throw new RelayError(res.status, `http_${res.status}`, `the relay answered ${res.status}`);
-    const page = (await res.json()) as { events: unknown[]; lastEventId: number; status: FinalStatus; ended: boolean };
-    return page.ended && page.events.length === 0 ? { status: page.status, lastEventId: page.lastEventId } : null;
-  }
-
   function streamSse(): void {
-    if (state === "closed" || state === "ended" || !ES) return;
+    if (terminal() || !ES) return;
     const es = new ES(withToken(`/stream?after=${lastEventId}`));
     let closed = false;
     current = { close: () => ((closed = true), es.close()) };
@@ -191,7 +222,12 @@ export function connect(opts: ConnectOptions): RunConnection {
       } else if (f.type === "end") finish({ status: f.status, lastEventId: f.lastEventId });
       else if (f.type === "error") emit("error", new RelayError(0, f.error.code, f.error.message));
     });
-    ws.addEventListener("close", () => !closed && reconnect());
+    ws.addEventListener("close", (e) => {
+      if (closed) return;
+      if (e.code === CLOSE_RUN_DELETED) fail(new RelayError(404, "run_not_found", "the run was deleted"));
+      else reconnect();
+    });
+    ws.addEventListener("error", () => !closed && reconnect()); // a failed handshake may fire only this
   }
 
   async function post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<InputAccepted> {
@@ -232,17 +268,23 @@ export function connect(opts: ConnectOptions): RunConnection {
       return post("/interrupt", o.clientId ? { clientId: o.clientId } : {});
     },
     close() {
-      clearTimeout(timer);
-      current?.close();
-      current = undefined;
+      if (terminal()) return;
+      stop();
       setState("closed");
     },
     async *[Symbol.asyncIterator]() {
-      for (;;) {
-        while (queue.length > 0) yield queue.shift()!;
-        if (state === "ended" || state === "closed") return;
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
+      const it: { queue: ClientEntry[]; wake?: () => void } = { queue: backlog ?? [] };
+      backlog = null;
+      iterators.add(it);
+      try {
+        for (;;) {
+          while (it.queue.length > 0) yield it.queue.shift()!;
+          if (terminal()) return;
+          await new Promise<void>((resolve) => (it.wake = resolve));
+          it.wake = undefined;
+        }
+      } finally {
+        iterators.delete(it);
       }
     },
   };

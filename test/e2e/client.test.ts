@@ -94,3 +94,50 @@ it("send() and interrupt() reach the run's queue, and the entries come back to e
   run.close();
   expect(run.state).toBe("closed");
 });
+
+describe("connect() when the relay refuses", () => {
+  it.each(["sse", "ws"] as const)("%s: a bad token ends in state failed with the relay's error, and the iterator ends", async (transport) => {
+    const runId = newRunId(`refused-${transport}`);
+    await append(runId, 1, 1);
+    const run = connect({ url: inject("relayUrl"), runId, token: "not-a-token", transport, EventSource: EventSource as never, retry: { baseMs: 20, maxMs: 100 } });
+    const errors: { status: number; code: string }[] = [];
+    run.on("error", (e) => errors.push(e as never));
+    const received: ClientEntry[] = [];
+    for await (const entry of run) received.push(entry);
+    expect(received).toEqual([]);
+    expect(run.state).toBe("failed");
+    expect(errors).toMatchObject([{ status: 401, code: "invalid_token" }]);
+  });
+
+  it("ws: a run deleted under a viewer ends it as failed (close code 4410), without reconnecting", async () => {
+    const runId = newRunId("deleted");
+    await append(runId, 1, 2);
+    const run = connect({ url: inject("relayUrl"), runId, token: await tokenFor(runId, "read"), transport: "ws" });
+    const entries: number[] = [];
+    const iterated = (async () => {
+      for await (const e of run) {
+        entries.push(e.id);
+        if (e.id === 2) expect((await fetch(runUrl(runId, ""), { method: "DELETE", headers: ADMIN })).status).toBe(204);
+      }
+    })();
+    await iterated;
+    expect(entries).toEqual([1, 2]);
+    expect(run.state).toBe("failed");
+  });
+
+  it("two iterators each get every entry", async () => {
+    const runId = newRunId("two-iterators");
+    await append(runId, 1, 3);
+    const run = connect({ url: inject("relayUrl"), runId, token: await tokenFor(runId, "read"), transport: "ws" });
+    const take = async () => {
+      const ids: number[] = [];
+      for await (const e of run) ids.push(e.id);
+      return ids;
+    };
+    const [a, b] = [take(), take()];
+    await append(runId, 4, 5);
+    await fetch(runUrl(runId, "/complete"), { method: "POST", headers: { ...ADMIN, "Content-Type": "application/json" }, body: '{"status":"completed"}' });
+    expect(await a).toEqual(range(1, 6));
+    expect(await b).toEqual(range(1, 6));
+  });
+});

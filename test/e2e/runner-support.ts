@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { EventSource } from "eventsource";
-import { expect } from "vitest";
+import { expect, onTestFinished } from "vitest";
 import type { Entry, EventsPage } from "../../src/protocol";
 import { Inbox } from "../support/inbox";
 import { ADMIN, tokenFor } from "./auth";
@@ -31,6 +31,10 @@ export function startRunner(args: string[], env: Record<string, string> = {}, cw
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   const exit = new Promise<number>((resolve) => child.once("close", (code, signal) => resolve(code ?? (signal === "SIGKILL" ? -9 : -1))));
+  // A test that fails before the runner exits must not leave it running.
+  onTestFinished(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  });
   return { exit, stderr: () => stderr, kill: (s) => void child.kill(s) };
 }
 
