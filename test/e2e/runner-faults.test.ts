@@ -62,7 +62,7 @@ it("tail: an interrupt while the agent is idle does not keep the session open", 
   const dir = await tempDir("tail-idle-interrupt");
   const file = join(dir, "_stream.jsonl");
   await write(file, 1, 2, true);
-  const runner = startRunner(["tail", "--file", file, "--url", inject("relayUrl"), "--run", runId, "--token", await tokenFor(runId, "runner"), "--spool-dir", dir, "--idle-timeout", "2"]);
+  const runner = startRunner(["tail", "--file", file, "--url", inject("relayUrl"), "--run", runId, "--token", await tokenFor(runId, "runner"), "--spool-dir", dir, "--idle-timeout", "5"]);
   await vi.waitFor(async () => expect(await lineCount(runId)).toBe(3), EVENTUALLY);
   expect((await relay().post(runId, "/interrupt")).status).toBe(202);
   expect(await runner.exit, runner.stderr()).toBe(0);
