@@ -12,7 +12,7 @@
  */
 import type { FinalStatus, Input, UserMessage } from "../src/protocol.ts";
 import { InputLoop } from "./inputs.ts";
-import { backoff, FatalError, RelayClient, RetryableError, type RelayOptions } from "./relay.ts";
+import { FatalError, RelayClient, retrying, type RelayOptions } from "./relay.ts";
 import type { Reporter } from "./report.ts";
 import { DEFAULT_SHIPPER, Shipper, type ShipperOptions } from "./shipper.ts";
 import { Spool } from "./spool.ts";
@@ -165,7 +165,7 @@ export async function runSession(source: Source, opts: SessionOptions): Promise<
   report.info(`${shipper.shipped} line(s) shipped`);
 
   const outcome = decide({ signalled: opts.signal?.aborted ?? false, sourceError, endedByUs, turn });
-  await retrying(() => client.complete(outcome.status, outcome.reason), report, retry);
+  await retrying(() => client.complete(outcome.status, outcome.reason), retry, report);
   report.info(`run ${outcome.status}${outcome.reason ? `: ${outcome.reason}` : ""}`);
   spool.discard();
   return outcome;
@@ -220,19 +220,6 @@ class TurnTracker {
       this.lastTurnInterrupted = this.#interruptPending;
       this.#interruptPending = false;
       this.#resultSinceInput = true;
-    }
-  }
-}
-
-async function retrying(fn: () => Promise<void>, report: Reporter, retry: { baseMs: number; maxMs: number }): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (!(err instanceof RetryableError)) throw err;
-      const delay = backoff(attempt, retry, err.retryAfterMs);
-      report.info(`${err.message}; retrying in ${(delay / 1000).toFixed(1)}s`);
-      await new Promise((r) => setTimeout(r, delay));
     }
   }
 }

@@ -5,8 +5,7 @@
  * forever; a 409 resends from the batch the relay expects; any other refusal
  * stops the shipper with a clear error. Lines are never dropped.
  */
-import { setTimeout as sleep } from "node:timers/promises";
-import { backoff, FatalError, RetryableError, SeqGapError, type RelayClient } from "./relay.ts";
+import { FatalError, retrying, SeqGapError, type RelayClient } from "./relay.ts";
 import type { Reporter } from "./report.ts";
 import type { Batch, Spool } from "./spool.ts";
 
@@ -134,20 +133,11 @@ export class Shipper {
   }
 
   async #send(batch: Batch): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const result = await this.#client.append(batch.lines, { ...this.#spool.producer, seq: batch.seq });
-        this.#spool.acknowledge(batch.seq);
-        if (result === "appended") this.shipped += batch.lines.length;
-        this.#report.verbose(`batch ${batch.seq}: ${batch.lines.length} line(s) ${result}`);
-        return;
-      } catch (err) {
-        if (!(err instanceof RetryableError)) throw err;
-        const delay = backoff(attempt, this.#opts.retry, err.retryAfterMs);
-        this.#report.info(`${err.message}; retrying in ${(delay / 1000).toFixed(1)}s`);
-        await sleep(delay);
-      }
-    }
+    const producer = { ...this.#spool.producer, seq: batch.seq };
+    const result = await retrying(() => this.#client.append(batch.lines, producer), this.#opts.retry, this.#report);
+    this.#spool.acknowledge(batch.seq);
+    if (result === "appended") this.shipped += batch.lines.length;
+    this.#report.verbose(`batch ${batch.seq}: ${batch.lines.length} line(s) ${result}`);
   }
 }
 
