@@ -18,6 +18,10 @@ export default defineConfig({
         test: { name: "worker", include: ["test/worker/**/*.test.ts"], testTimeout: 30_000 },
       },
       {
+        // Pure modules and the project's layout, in Node.
+        test: { name: "unit", include: ["test/unit/**/*.test.ts", "runner/**/*.test.ts", "src/protocol/**/*.test.ts"], environment: "node" },
+      },
+      {
         // The whole relay under a real `wrangler dev`, with real clients.
         test: {
           name: "e2e",

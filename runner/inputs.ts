@@ -4,7 +4,7 @@
  * the next poll's `after` acknowledges them to the relay.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Input } from "../src/protocol.ts";
+import type { Input } from "../src/protocol/index.ts";
 import { backoff, RetryableError, type RelayClient } from "./relay.ts";
 import type { Reporter } from "./report.ts";
 import type { Spool } from "./spool.ts";

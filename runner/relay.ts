@@ -3,14 +3,7 @@
  * against the wire contract; failures become typed errors so the shipper can
  * tell "try again" from "resend from seq N" from "stop".
  */
-import {
-  API_BASE,
-  ErrorBody,
-  InputsReply,
-  ProducerHeaders,
-  RunId,
-  type FinalStatus,
-} from "../src/protocol.ts";
+import { API_BASE, InputsReply, ProducerHeaders, readError, RunId, type FinalStatus } from "../src/protocol/index.ts";
 
 export interface RelayOptions {
   /** Base URL of the relay, e.g. http://127.0.0.1:8787 */
@@ -137,16 +130,7 @@ export class RelayClient {
 }
 
 async function failure(res: Response, what: string): Promise<Error> {
-  const text = await res.text().catch(() => "");
-  let detail = text.slice(0, 300);
-  let code = `http_${res.status}`;
-  try {
-    const body = ErrorBody.parse(JSON.parse(text));
-    detail = body.error.message;
-    code = body.error.code;
-  } catch {
-    // not our error shape
-  }
+  const { code, message: detail } = await readError(res);
   const message = `the relay refused to ${what}: ${res.status} ${code}${detail ? ` (${detail})` : ""}`;
   if (res.status >= 500 || res.status === 429) return new RetryableError(message, retryAfter(res.headers.get("Retry-After")));
   return new FatalError(res.status, code, message);

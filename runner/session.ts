@@ -10,7 +10,7 @@
  * `completed`; a message sent mid-turn may be folded into that turn), and no
  * further input arrives within the idle timeout.
  */
-import type { FinalStatus, Input, UserMessage } from "../src/protocol.ts";
+import type { FinalStatus, Input, UserMessage } from "../src/protocol/index.ts";
 import { InputLoop } from "./inputs.ts";
 import { FatalError, RelayClient, retrying, type RelayOptions } from "./relay.ts";
 import type { Reporter } from "./report.ts";

@@ -1,5 +1,14 @@
-/** runrelay's Worker: the HTTP API, and the run object it forwards to. */
-import { app } from "./routes";
+/**
+ * runrelay's Worker (the `runrelay` package entry): the run object, the relay
+ * app, and `createRelay()` to mount the relay in a Worker of your own.
+ */
+import { createRelay } from "./worker/app.ts";
 
-export { RunObject } from "./run/object";
+export { RunObject, type RunEnv } from "./run/object.ts";
+export { createRelay, type RelayOptions } from "./worker/app.ts";
+export type { Env } from "./worker/config.ts";
+export { mintToken, verifyToken } from "./worker/tokens.ts";
+
+/** The relay served at the root: `/api/v1/…`. */
+export const app = createRelay();
 export default app;

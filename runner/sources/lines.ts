@@ -1,6 +1,6 @@
 /** Shared by the sources: what a line the agent printed becomes, and a user message on the wire. */
 import { randomUUID } from "node:crypto";
-import type { UserMessage } from "../../src/protocol.ts";
+import type { UserMessage } from "../../src/protocol/index.ts";
 
 /**
  * A printed line as stream-json: a JSON object passes through as is; anything

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { query, type Options, type Query, type SDKUserMessage } from "@anthropic-ai/claude-agent-sdk";
-import type { UserMessage } from "../../src/protocol.ts";
+import type { UserMessage } from "../../src/protocol/index.ts";
 import type { Source, SourceLine } from "../session.ts";
 import { AsyncQueue } from "./queue.ts";
 

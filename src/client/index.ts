@@ -9,10 +9,12 @@
  * last id it handed out. It uses the platform's EventSource or WebSocket (pass
  * constructors in where the runtime has none). No Worker-only imports.
  */
-import { API_BASE, CLOSE_RUN_DELETED } from "../constants.ts";
+import { API_BASE, CLOSE_RUN_DELETED } from "../protocol/constants.ts";
+import { readError, RelayError } from "../protocol/errors.ts";
 // Types only: the relay is trusted to speak the contract, and a browser bundle stays free of the schemas.
-import type { Entry, EntryType, FinalStatus, InputAccepted, ServerFrame, UserMessage } from "../protocol.ts";
+import type { Entry, EntryType, EventsPage, FinalStatus, InputAccepted, ServerFrame, UserMessage } from "../protocol/index.ts";
 
+export { RelayError };
 export type { Entry, EntryType, FinalStatus, InputAccepted, UserMessage };
 
 /** An entry as a client sees it (SSE carries no timestamps). */
@@ -63,17 +65,6 @@ export interface RunConnection extends AsyncIterable<ClientEntry> {
   /** Asks the agent to stop its current turn (needs a write token). */
   interrupt(opts?: { clientId?: string }): Promise<InputAccepted>;
   close(): void;
-}
-
-/** A failure the relay answered with its error shape. */
-export class RelayError extends Error {
-  readonly status: number;
-  readonly code: string;
-  constructor(status: number, code: string, message: string) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
 }
 
 export function connect(opts: ConnectOptions): RunConnection {
@@ -167,13 +158,9 @@ export function connect(opts: ConnectOptions): RunConnection {
     const res = await doFetch(`${base}/events?after=${lastEventId}&limit=1`, {
       headers: opts.token ? { Authorization: `Bearer ${opts.token}` } : {},
     });
-    const body = (await res.json().catch(() => null)) as
-      | { events: unknown[]; lastEventId: number; status: FinalStatus; ended: boolean; error?: { code: string; message: string } }
-      | null;
-    if (res.status !== 200) {
-      throw new RelayError(res.status, body?.error?.code ?? `http_${res.status}`, body?.error?.message ?? `the relay answered ${res.status}`);
-    }
-    return body && body.ended && body.events.length === 0 ? { status: body.status, lastEventId: body.lastEventId } : null;
+    if (res.status !== 200) throw await readError(res);
+    const body = (await res.json()) as EventsPage;
+    return body.ended && body.events.length === 0 ? { status: body.status as FinalStatus, lastEventId: body.lastEventId } : null;
   }
 
   const withToken = (path: string) => `${base}${path}${opts.token ? `&token=${encodeURIComponent(opts.token)}` : ""}`;
@@ -236,12 +223,8 @@ export function connect(opts: ConnectOptions): RunConnection {
       headers: { "Content-Type": "application/json", ...(opts.token && { Authorization: `Bearer ${opts.token}` }), ...headers },
       body: JSON.stringify(body),
     });
-    const json: unknown = await res.json().catch(() => null);
-    if (res.status !== 202) {
-      const error = (json as { error?: { code?: string; message?: string } } | null)?.error;
-      throw new RelayError(res.status, error?.code ?? `http_${res.status}`, error?.message ?? `the relay answered ${res.status}`);
-    }
-    return json as InputAccepted;
+    if (res.status !== 202) throw await readError(res);
+    return (await res.json()) as InputAccepted;
   }
 
   open();

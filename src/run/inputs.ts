@@ -5,7 +5,7 @@
  * runner that restarts with an older K gets the unacknowledged ones again.
  * Long-polls wait here, woken by a new input or the end of the run.
  */
-import type { Input, InputKind, UserMessage } from "../protocol";
+import type { Input, InputKind, UserMessage } from "../protocol/index.ts";
 
 interface InputRow {
   id: number;

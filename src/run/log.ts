@@ -3,15 +3,10 @@
  * Ids are dense (1, 2, 3 …) and assigned here. `data` is kept as JSON text so
  * that frames are built by joining strings, never by re-serialising.
  */
-import type { EntryType } from "../protocol";
+import type { EntryText, EntryType } from "../protocol/index.ts";
 
-export interface StoredEntry {
-  id: number;
-  ts: number;
-  type: EntryType;
-  /** JSON text of the entry's data object. */
-  data: string;
-}
+/** An entry as stored: `data` is JSON text, kept as received. */
+export type StoredEntry = EntryText;
 
 /** Data read into one page at most (about 4 MiB of text), before the row that passes it. */
 export const PAGE_CHARS = 4 * 1024 * 1024;
@@ -70,7 +65,3 @@ export class EventLog {
     return page;
   }
 }
-
-/** An entry as JSON text, built from its stored parts. */
-export const entryJson = (e: StoredEntry): string =>
-  `{"id":${e.id},"ts":${e.ts},"type":"${e.type}","data":${e.data}}`;

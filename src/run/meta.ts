@@ -2,7 +2,7 @@
  * Run metadata and lifecycle: one row, created by the first write. A run is
  * `running` from then until `POST /complete` ends it.
  */
-import type { FinalStatus, RunStatus } from "../protocol";
+import type { FinalStatus, RunStatus } from "../protocol/index.ts";
 
 export interface Meta {
   runId: string;

@@ -10,17 +10,10 @@
  * is durable.
  */
 import { DurableObject } from "cloudflare:workers";
-import { limits, type Env } from "../config";
-import { fail, type Result } from "../errors";
 import {
-  ClientFrame,
-  Cursor,
+  CLOSE_RUN_DELETED,
   PING_FRAME,
   PONG_FRAME,
-  CLOSE_RUN_DELETED,
-  RunId,
-  Scope,
-  toUserMessage,
   type CompleteBody,
   type EventsPage,
   type InputAccepted,
@@ -29,28 +22,41 @@ import {
   type NewInput,
   type Producer,
   type RunInfo,
-  type ServerFrame,
   type StatusData,
-} from "../protocol";
-import { InputQueue } from "./inputs";
-import { EventLog, type StoredEntry } from "./log";
-import { isEnded, RunMeta } from "./meta";
-import { Producers } from "./producers";
-import { Subscribers, type RunState } from "./subscribers";
+} from "../protocol/index.ts";
+import { InputQueue } from "./inputs.ts";
+import { limits, type LimitVars } from "./limits.ts";
+import { EventLog, type StoredEntry } from "./log.ts";
+import { isEnded, RunMeta } from "./meta.ts";
+import { Producers } from "./producers.ts";
+import { fail, type Result } from "./result.ts";
+import { Retention } from "./retention.ts";
+import { cursorPastEnd, onFrame, upgrade, type SocketHost } from "./sockets.ts";
+import { Subscribers, type RunState } from "./subscribers.ts";
 
 export type AppendResult = Result<{ duplicate: boolean; lastEventId: number; producer?: { epoch: number; seq: number } }>;
 
-export class RunObject extends DurableObject<Env> {
+/** The vars the run object reads. */
+export type RunEnv = LimitVars;
+
+export class RunObject extends DurableObject<RunEnv> {
   #log!: EventLog;
   #meta!: RunMeta;
   #producers!: Producers;
   #inputs!: InputQueue;
   #subscribers!: Subscribers;
-  /** The retention alarm has been set by this instance. */
-  #retentionArmed = false;
+  readonly #retention: Retention;
+  /** What the socket side (sockets.ts) sees of this object. */
+  readonly #sockets: SocketHost = {
+    subscribers: () => this.#subscribers,
+    gone: () => this.#gone(),
+    state: () => this.#state(),
+    postInput: (runId, input) => this.postInput(runId, input),
+  };
 
-  constructor(ctx: DurableObjectState, env: Env) {
+  constructor(ctx: DurableObjectState, env: RunEnv) {
     super(ctx, env);
+    this.#retention = new Retention(ctx.storage, () => limits(this.env).retentionDays);
     this.#open();
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
   }
@@ -83,7 +89,7 @@ export class RunObject extends DurableObject<Env> {
       return rows;
     });
     this.#subscribers.publish(batch);
-    this.#armRetention();
+    this.#retention.arm(now);
     const lastEventId = batch.at(-1)!.id;
     return { ok: true, duplicate: false, lastEventId, ...(producer && { producer: { epoch: producer.epoch, seq: producer.seq } }) };
   }
@@ -105,7 +111,7 @@ export class RunObject extends DurableObject<Env> {
       return this.#log.append("status", [data], now);
     });
     this.#subscribers.publish(batch);
-    this.#armRetention();
+    this.#retention.arm(now);
     this.#inputs.wake(); // waiting long-polls answer `ended`
     return { ok: true, lastEventId: batch[0]!.id };
   }
@@ -143,7 +149,7 @@ export class RunObject extends DurableObject<Env> {
       return rows;
     });
     this.#subscribers.publish(batch);
-    this.#armRetention();
+    this.#retention.arm(now);
     this.#inputs.wake();
     return { ok: true, id, eventId: batch[0]!.id };
   }
@@ -213,20 +219,16 @@ export class RunObject extends DurableObject<Env> {
   /** Retention: a run is deleted RETENTION_DAYS after its last activity (its end counts). */
   override async alarm(): Promise<void> {
     const meta = this.#meta.get();
-    if (!meta) return;
-    const due = meta.updatedAt + limits(this.env).retentionDays * DAY_MS;
-    if (Date.now() >= due) await this.#erase();
-    else await this.ctx.storage.setAlarm(due);
+    if (meta && (await this.#retention.due(meta.updatedAt))) await this.#erase();
   }
 
   async #erase(): Promise<void> {
     this.#subscribers.closeAll(CLOSE_RUN_DELETED, "run deleted");
     const waiting = this.#inputs;
-    await this.ctx.storage.deleteAlarm();
+    await this.#retention.disarm();
     await this.ctx.storage.deleteAll();
     this.#open();
     this.#meta.bury(Date.now()); // a tombstone: a live runner cannot bring the run back
-    this.#retentionArmed = false;
     waiting.wake();
   }
 
@@ -235,63 +237,13 @@ export class RunObject extends DurableObject<Env> {
     return this.#meta.deletedAt() === null ? null : fail(404, "run_not_found", "this run was deleted");
   }
 
-  #armRetention(): void {
-    if (this.#retentionArmed) return;
-    this.#retentionArmed = true;
-    void this.ctx.storage.setAlarm(Date.now() + limits(this.env).retentionDays * DAY_MS);
-  }
-
-  /** WebSocket upgrades: `?transport=ws|sse&after=<cursor>`, cursor already validated by the Worker. */
+  /** WebSocket upgrades, for viewers and the Worker's SSE bridges (sockets.ts). */
   override async fetch(request: Request): Promise<Response> {
-    const url = new URL(request.url);
-    const transport = url.searchParams.get("transport");
-    const cursor = Cursor.safeParse(url.searchParams.get("after"));
-    const runId = RunId.safeParse(url.searchParams.get("run"));
-    const scope = Scope.safeParse(url.searchParams.get("scope"));
-    if (
-      request.headers.get("Upgrade")?.toLowerCase() !== "websocket" ||
-      (transport !== "ws" && transport !== "sse") ||
-      !cursor.success ||
-      !runId.success ||
-      !scope.success
-    ) {
-      return Response.json({ error: { code: "bad_request", message: "not a subscription request" } }, { status: 400 });
-    }
-    const gone = this.#gone();
-    if (gone) return Response.json({ error: { code: gone.error.code, message: gone.error.message } }, { status: gone.error.status });
-    const { lastId, ended } = this.#state();
-    const after = cursor.data === "live" ? lastId : cursor.data;
-    const outOfRange = cursorPastEnd(after, lastId);
-    if (outOfRange) return Response.json({ error: { code: outOfRange.error.code, message: outOfRange.error.message } }, { status: 400 });
-    // An SSE client that already has everything of an ended run gets 204, which stops EventSource reconnecting.
-    if (transport === "sse" && ended && after >= lastId) return new Response(null, { status: 204 });
-    const client = this.#subscribers.accept(transport, after, runId.data, scope.data);
-    return new Response(null, { status: 101, webSocket: client });
+    return upgrade(this.#sockets, request);
   }
 
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
-    if (this.#subscribers.transportOf(ws) !== "ws") return;
-    const parsed = ClientFrame.safeParse(parseJson(message));
-    if (!parsed.success) {
-      return send(ws, { type: "error", error: { code: "bad_frame", message: `unrecognised frame: ${describe(parsed.error)}` } });
-    }
-    const frame = parsed.data;
-    if (frame.type === "resume") {
-      const outOfRange = cursorPastEnd(frame.after, this.#log.lastId());
-      if (outOfRange) return send(ws, { type: "error", error: { code: outOfRange.error.code, message: outOfRange.error.message } });
-      return this.#subscribers.resume(ws, frame.after);
-    }
-    const clientId = frame.clientId === undefined ? {} : { clientId: frame.clientId };
-    const scope = this.#subscribers.scopeOf(ws);
-    if (scope !== "write" && scope !== "admin") {
-      return send(ws, { type: "error", error: { code: "forbidden", message: `a ${scope} token cannot send messages or interrupts` }, ...clientId });
-    }
-    const input: NewInput =
-      frame.type === "interrupt"
-        ? { kind: "interrupt", ...clientId }
-        : { kind: "message", message: toUserMessage("text" in frame ? frame.text : frame.message), ...clientId };
-    const result = this.postInput(this.#subscribers.runIdOf(ws) ?? "", input);
-    send(ws, result.ok ? { type: "ack", id: result.id, eventId: result.eventId, ...clientId } : { type: "error", error: { code: result.error.code, message: result.error.message }, ...clientId });
+    onFrame(this.#sockets, ws, message);
   }
 
   override webSocketClose(ws: WebSocket, code: number, reason: string): void {
@@ -327,28 +279,4 @@ export class RunObject extends DurableObject<Env> {
   }
 }
 
-const DAY_MS = 24 * 3600 * 1000;
-
-const cursorPastEnd = (after: number, lastId: number) =>
-  after > lastId ? fail(400, "cursor_out_of_range", `cursor ${after} is past the end of the log (last id ${lastId})`) : null;
-
-function parseJson(message: string | ArrayBuffer): unknown {
-  try {
-    return JSON.parse(typeof message === "string" ? message : new TextDecoder().decode(message));
-  } catch {
-    return undefined;
-  }
-}
-
-function send(ws: WebSocket, frame: ServerFrame): void {
-  try {
-    ws.send(JSON.stringify(frame));
-  } catch {
-    // closing
-  }
-}
-
 const utf8Length = (text: string) => new TextEncoder().encode(text).length;
-
-const describe = (error: { issues: readonly { message: string }[] }) => error.issues[0]?.message ?? "invalid";
-

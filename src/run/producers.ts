@@ -1,11 +1,11 @@
 /**
  * Idempotent producers, exactly as the Durable Streams protocol defines them
- * (PROTOCOL.md §5.2.1): `Producer-Seq` numbers batches from 0 in each epoch;
+ * (docs/protocol.md, "Producers"): `Producer-Seq` numbers batches from 0 in each epoch;
  * a retry is acknowledged without appending; a gap is refused; a stale epoch
  * is fenced. State is committed in the same transaction as the lines.
  */
-import { fail, type Failure } from "../errors";
-import { ProducerHeaders, type Producer } from "../protocol";
+import { ProducerHeaders, type Producer } from "../protocol/index.ts";
+import { fail, type Failure } from "./result.ts";
 
 /** `duplicate` is set when the batch was already appended: the producer's current state. */
 export type ProducerVerdict = { ok: true; duplicate: { epoch: number; seq: number } | null } | Failure;

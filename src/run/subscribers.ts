@@ -10,11 +10,9 @@
  * next batch reaches it live. The cursor check makes the replay-to-live
  * hand-off exact: no gap, no repeat, whatever interleaves.
  */
-import { CLOSE_RUN_ENDED, type FinalStatus, type Scope } from "../protocol";
-import { sseEnd, sseEvents } from "../sse";
-import { entryJson, type EventLog, type StoredEntry } from "./log";
-
-export type Transport = "sse" | "ws";
+import { CLOSE_RUN_ENDED, sseEnd, sseEvents, wsEnd, wsEvents, type FinalStatus, type Scope } from "../protocol/index.ts";
+import type { EventLog, StoredEntry } from "./log.ts";
+import type { Transport } from "./subscribe.ts";
 
 interface Attachment {
   transport: Transport;
@@ -31,10 +29,7 @@ export interface RunState {
 /** How each transport frames a batch and the end of the run. */
 const framing: Record<Transport, { events(entries: readonly StoredEntry[]): string; end(status: FinalStatus, lastId: number): string }> = {
   sse: { events: sseEvents, end: sseEnd },
-  ws: {
-    events: (entries) => `{"type":"events","events":[${entries.map(entryJson).join(",")}]}`,
-    end: (status, lastEventId) => JSON.stringify({ type: "end", status, lastEventId }),
-  },
+  ws: { events: wsEvents, end: wsEnd },
 };
 
 /** A replay frame holds at most this many entries, or about 1 MiB of data. */

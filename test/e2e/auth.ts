@@ -1,6 +1,6 @@
 /** Credentials for the end-to-end relay: its secret (an admin credential) and real per-run tokens. */
-import type { Scope } from "../../src/protocol";
-import { mintToken } from "../../src/tokens";
+import type { Scope } from "../../src/protocol/index.ts";
+import { mintToken } from "../../src/worker/tokens.ts";
 
 export const SECRET = "e2e-secret";
 export const ADMIN = { Authorization: `Bearer ${SECRET}` };

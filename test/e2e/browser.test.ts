@@ -1,12 +1,13 @@
 /**
- * The chat view in real headless Chromium (Debian's chromium, driven by
- * playwright-core) against a real `wrangler dev`.
+ * The chat view in real headless Chromium (from the @sparticuz/chromium
+ * package, driven by playwright-core) against a real `wrangler dev`.
  */
 import { mkdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import type { InputsReply } from "../../src/protocol";
+import type { InputsReply } from "../../src/protocol/index.ts";
+import { launchChromium } from "../support/chromium";
 import { ndjson, range } from "../support/inbox";
 import { startProxy } from "../support/proxy";
 import { ADMIN, tokenFor } from "./auth";
@@ -21,10 +22,7 @@ const runUrl = (runId: string, path = "") => `${relay()}/api/v1/workflows/${runI
 let browser: Browser;
 beforeAll(async () => {
   await mkdir(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
 });
 afterAll(() => browser?.close());
 

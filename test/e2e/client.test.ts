@@ -5,7 +5,7 @@
  */
 import { EventSource } from "eventsource";
 import { describe, expect, inject, it } from "vitest";
-import { connect, type ClientEntry, type ConnectionState } from "../../src/client/index";
+import { connect, type ClientEntry, type ConnectionState } from "../../src/client/index.ts";
 import { ndjson, range, sdkLine } from "../support/inbox";
 import { startProxy } from "../support/proxy";
 import { ADMIN, tokenFor } from "./auth";

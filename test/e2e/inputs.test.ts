@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EventSource } from "eventsource";
 import { describe, expect, inject, it, vi } from "vitest";
-import type { InputsReply, RunInfo, ServerFrame } from "../../src/protocol";
+import type { InputsReply, RunInfo, ServerFrame } from "../../src/protocol/index.ts";
 import { Inbox, EVENTUALLY } from "../support/inbox";
 import { startRelay } from "../support/wrangler";
 import { ADMIN, RELAY_VARS, tokenFor } from "./auth";

@@ -4,7 +4,7 @@
  */
 import { EventSource } from "eventsource";
 import { describe, expect, inject, it } from "vitest";
-import type { ServerFrame } from "../../src/protocol";
+import type { ServerFrame } from "../../src/protocol/index.ts";
 import { Inbox, ndjson, range, sdkLine } from "../support/inbox";
 import { ADMIN, tokenFor } from "./auth";
 

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, inject, it, vi } from "vitest";
-import type { Entry } from "../../src/protocol";
+import type { Entry } from "../../src/protocol/index.ts";
 import { range, EVENTUALLY } from "../support/inbox";
 import { startProxy } from "../support/proxy";
 import { freePort } from "../support/wrangler";

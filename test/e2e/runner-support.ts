@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { EventSource } from "eventsource";
 import { expect, onTestFinished } from "vitest";
-import type { Entry, EventsPage } from "../../src/protocol";
+import type { Entry, EventsPage } from "../../src/protocol/index.ts";
 import { Inbox } from "../support/inbox";
 import { ADMIN, tokenFor } from "./auth";
 

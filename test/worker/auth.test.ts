@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { Scope } from "../../src/protocol";
-import { mintToken } from "../../src/tokens";
+import type { Scope } from "../../src/protocol/index.ts";
+import { mintToken } from "../../src/worker/tokens.ts";
 import {
   appendOk,
   call,

@@ -1,4 +1,4 @@
-import type { Env as RelayEnv } from "../../src/config";
+import type { Env as RelayEnv } from "../../src/worker/config.ts";
 
 declare global {
   namespace Cloudflare {

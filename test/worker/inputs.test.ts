@@ -1,7 +1,7 @@
 import { evictDurableObject } from "cloudflare:test";
 import { EVENTUALLY } from "../support/inbox";
 import { describe, expect, it, vi } from "vitest";
-import type { InputsReply } from "../../src/protocol";
+import type { InputsReply } from "../../src/protocol/index.ts";
 import {
   appendOk,
   call,

@@ -1,7 +1,7 @@
 /** Clients for the workerd tests: plain requests to the Worker, SSE and WebSocket readers. */
 import { env, exports } from "cloudflare:workers";
 import { EventSourceParserStream, type EventSourceMessage } from "eventsource-parser/stream";
-import type { EventsPage, FinalStatus, RunInfo, ServerFrame } from "../../src/protocol";
+import type { EventsPage, FinalStatus, RunInfo, ServerFrame } from "../../src/protocol/index.ts";
 import { Inbox, ndjson } from "../support/inbox";
 
 export { Inbox, ndjson, random, range, sdkLine } from "../support/inbox";

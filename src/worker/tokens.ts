@@ -1,24 +1,14 @@
 /**
  * Per-run bearer tokens: HS256 JWTs signed with the secret the backend shares
- * with the relay, made and checked with hono's JWT helpers (Web Crypto). This
- * module runs anywhere Web Crypto does: the Worker, the runner, a backend.
+ * with the relay, made and checked with hono's JWT helpers (Web Crypto).
  */
 import { sign, verify } from "hono/jwt";
-import { TokenClaims, type Scope } from "./protocol.ts";
-
-export const DEFAULT_TTL_SECONDS = 3600;
+import { claimsFor, TokenClaims, type MintReply, type Scope } from "../protocol/index.ts";
 
 /** Signs a token for `runId` ("*" for an admin token on every run). */
-export async function mintToken(
-  secret: string,
-  runId: string,
-  scope: Scope,
-  ttlSeconds = DEFAULT_TTL_SECONDS,
-  now = Date.now(),
-): Promise<{ token: string; expiresAt: number }> {
-  const iat = Math.floor(now / 1000);
-  const exp = iat + ttlSeconds;
-  return { token: await sign({ sub: runId, scope, iat, exp }, secret, "HS256"), expiresAt: exp * 1000 };
+export async function mintToken(secret: string, runId: string, scope: Scope, ttlSeconds?: number, now?: number): Promise<MintReply> {
+  const claims = claimsFor(runId, scope, ttlSeconds, now);
+  return { token: await sign(claims, secret, "HS256"), expiresAt: claims.exp * 1000 };
 }
 
 export type Verified = { ok: true; claims: TokenClaims } | { ok: false; code: "token_expired" | "invalid_token"; message: string };
@@ -36,9 +26,4 @@ export async function verifyToken(secret: string, token: string): Promise<Verifi
   const claims = TokenClaims.safeParse(payload);
   if (!claims.success) return { ok: false, code: "invalid_token", message: "the token's claims are not a runrelay token's" };
   return { ok: true, claims: claims.data };
-}
-
-/** Does `scope` allow what `need` asks for? */
-export function allows(scope: Scope, need: Scope): boolean {
-  return scope === need || scope === "admin" || (scope === "write" && need === "read");
 }

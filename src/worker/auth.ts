@@ -6,10 +6,10 @@
  * this run, and its scope must allow the route.
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { relaySecret, type Env } from "./config";
-import { ApiError } from "./errors";
-import type { Scope, TokenClaims } from "./protocol";
-import { allows, verifyToken } from "./tokens";
+import { allows, type Scope, type TokenClaims } from "../protocol/index.ts";
+import { relaySecret, type Env } from "./config.ts";
+import { ApiError } from "./errors.ts";
+import { verifyToken } from "./tokens.ts";
 
 export type AuthVars = { auth: Pick<TokenClaims, "sub" | "scope">; runId?: string };
 type AuthContext = Context<{ Bindings: Env; Variables: AuthVars }>;

@@ -2,8 +2,8 @@
  * NDJSON batches: split a request body into stream-json lines, checking each.
  * A batch is accepted whole or refused with the number of the first bad line.
  */
-import { ApiError } from "./errors";
-import type { Limits } from "./config";
+import type { Limits } from "../protocol/index.ts";
+import { ApiError } from "./errors.ts";
 
 export interface Batch {
   /** Each line's JSON text, trimmed; every one is a JSON object. */

@@ -1,29 +1,10 @@
 /**
- * Server-Sent Events: how entries are framed as SSE text (done once per batch
- * in the run object), and the Worker's bridge that turns the object's
- * hibernatable WebSocket into an SSE response. The object sends ready-made SSE
- * text, so the bridge copies frames through without parsing them.
+ * The Worker's SSE bridge: an SSE response fed by one of the run object's
+ * hibernatable WebSockets. The object sends ready-made SSE text (framed once
+ * per batch, src/protocol/framing.ts), so the bridge copies frames through
+ * without parsing them.
  */
-import type { FinalStatus } from "./protocol";
-import type { StoredEntry } from "./run/log";
-
-/**
- * `sdk` entries are unnamed events whose data is the stream-json line, so
- * `EventSource.onmessage` receives SDK messages; other types are named events.
- */
-export function sseEvents(entries: readonly StoredEntry[]): string {
-  let text = "";
-  for (const e of entries) {
-    text += e.type === "sdk" ? `id: ${e.id}\ndata: ${e.data}\n\n` : `id: ${e.id}\nevent: ${e.type}\ndata: ${e.data}\n\n`;
-  }
-  return text;
-}
-
-/** The last frame: the run has ended and the client has every entry. */
-export const sseEnd = (status: FinalStatus, lastEventId: number): string =>
-  `event: end\ndata: ${JSON.stringify({ status, lastEventId })}\n\n`;
-
-export const SSE_KEEPALIVE = ": keep-alive\n\n";
+import { SSE_KEEPALIVE } from "../protocol/index.ts";
 
 export interface BridgeOptions {
   /** Interval of `: keep-alive` comments, so proxies keep an idle stream open. */

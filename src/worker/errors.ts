@@ -7,24 +7,10 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { ErrorBody } from "./protocol";
+import type { ErrorBody } from "../protocol/index.ts";
+import type { ErrorStatus, Failure } from "../run/result.ts";
 
-export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 415 | 426 | 429 | 500;
-
-export interface Failure {
-  ok: false;
-  error: { status: ErrorStatus; code: string; message: string; headers?: Record<string, string> };
-}
-
-/** A value returned by the run object: the success fields, or a `Failure`. */
-export type Result<T extends object> = ({ ok: true } & T) | Failure;
-
-export const fail = (
-  status: ErrorStatus,
-  code: string,
-  message: string,
-  headers?: Record<string, string>,
-): Failure => ({ ok: false, error: { status, code, message, ...(headers && { headers }) } });
+export type { ErrorStatus };
 
 export class ApiError extends HTTPException {
   constructor(

@@ -1,81 +1,49 @@
 /**
- * The HTTP API (base `/api/v1/workflows/:runId`): validates every parameter,
- * query and body, then forwards to the run's object. The Worker holds no state;
- * it only holds SSE connections, bridged onto the object's WebSockets.
+ * The run's HTTP API (base `/api/v1/workflows/:runId`): validates every
+ * parameter, query and body, then forwards to the run's object over RPC. The
+ * Worker holds no state; it only holds SSE connections, bridged onto the
+ * object's WebSockets.
  */
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { cors } from "hono/cors";
-import { authenticate, need, requireConfigured, type AuthVars } from "./auth";
-import type { z } from "zod";
-import { DEV_SECRET, isDev, limits, relaySecret, type Env } from "./config";
-import { ApiError, errorResponse, onError, unwrap } from "./errors";
-import { parseNdjson } from "./ndjson";
 import {
-  API_BASE,
   CompleteBody,
-  Cursor,
   DEFAULT_WAIT_SECONDS,
   EventId,
+  entryJson,
   IDEMPOTENCY_HEADER,
   IdempotencyKey,
   InterruptBody,
   MessageBody,
-  MintBody,
-  Scope,
   NEXT_OFFSET_HEADER,
-  Producer,
   ProducerHeaders,
   RunId,
   toUserMessage,
   type AppendReply,
   type Cursor as CursorValue,
-  type MintReply,
-} from "./protocol";
-import { entryJson } from "./run/log";
-import { sseBridge } from "./sse";
-import { mintToken } from "./tokens";
+} from "../protocol/index.ts";
+import type { RunObject } from "../run/object.ts";
+import { subscribeRequest, type Transport } from "../run/subscribe.ts";
+import { authenticate, need, type AuthVars } from "./auth.ts";
+import { limits, type Env } from "./config.ts";
+import { ApiError, unwrap } from "./errors.ts";
+import { check, cursorOf, jsonBody, mediaType, producerOf } from "./http.ts";
+import { parseNdjson } from "./ndjson.ts";
+import { sseBridge } from "./sse.ts";
 
-type App = { Bindings: Env; Variables: AuthVars & { runId: string; run: DurableObjectStub<import("./run/object").RunObject> } };
+/** Set by the relay's app before these routes run: the namespace of run objects. */
+export type RelayVars = { runs: DurableObjectNamespace<RunObject> };
+type RunApp = { Bindings: Env; Variables: RelayVars & AuthVars & { runId: string; run: DurableObjectStub<RunObject> } };
 
 const NDJSON_TYPES = new Set(["application/x-ndjson", "application/ndjson", "application/jsonl"]);
 
-export const app = new Hono<App>({ strict: false });
-app.onError(onError);
-app.notFound((c) => errorResponse(404, "not_found", `no route for ${c.req.method} ${c.req.path}`));
-app.use(
-  "/api/*",
-  cors({
-    origin: allowedOrigin,
-    allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
-    allowHeaders: ["Authorization", "Content-Type", "Last-Event-ID", IDEMPOTENCY_HEADER, ProducerHeaders.id, ProducerHeaders.epoch, ProducerHeaders.seq],
-    exposeHeaders: [NEXT_OFFSET_HEADER, ProducerHeaders.epoch, ProducerHeaders.seq, ProducerHeaders.expectedSeq, ProducerHeaders.receivedSeq],
-    maxAge: 600,
-  }),
-);
-app.use(requireConfigured);
-
-/** Admin: mint a token for a run, for backends without a JWT library. */
-app.post("/api/v1/tokens", authenticate, need("admin"), async (c) => {
-  const body = check(MintBody, await jsonBody(c), "body");
-  return c.json((await mintToken(relaySecret(c.env)!, body.runId, body.scope, body.ttlSeconds)) satisfies MintReply, 201);
-});
-
-/** Development only (`npm run dev`): a ready token, so the chat page and curl work with zero setup. */
-app.get("/api/v1/dev/token", async (c) => {
-  if (!isDev(c.env)) return c.notFound();
-  const runId = check(RunId, c.req.query("run"), "run id");
-  const scope = check(Scope, c.req.query("scope") ?? "write", "scope");
-  return c.json(await mintToken(c.env.RELAY_SECRET || DEV_SECRET, runId, scope, 24 * 3600));
-});
-
-const run = new Hono<App>({ strict: false });
+export const run = new Hono<RunApp>({ strict: false });
 
 run.use(authenticate);
 run.use(async (c, next) => {
   const runId = check(RunId, c.req.param("runId"), "run id");
   c.set("runId", runId);
-  c.set("run", c.env.RUNS.get(c.env.RUNS.idFromName(runId)));
+  c.set("run", c.var.runs.get(c.var.runs.idFromName(runId)));
   await next();
 });
 
@@ -84,8 +52,7 @@ run.post(
   "/events",
   need("runner"),
   (c, next) => {
-    const mime = c.req.header("Content-Type")?.split(";")[0]?.trim().toLowerCase() ?? "";
-    if (!NDJSON_TYPES.has(mime)) {
+    if (!NDJSON_TYPES.has(mediaType(c))) {
       throw new ApiError(415, "unsupported_media_type", "send the batch as application/x-ndjson, one JSON object per line");
     }
     const maxSize = limits(c.env).maxBatchBytes;
@@ -186,16 +153,12 @@ run.delete("/", need("admin"), async (c) => {
   return c.body(null, 204);
 });
 
-app.route(`${API_BASE}/:runId`, run);
-
-function subscribe(c: Context<App>, transport: "sse" | "ws", after: CursorValue): Promise<Response> {
-  // The object needs the scope: a read-only WebSocket viewer may not send inputs.
-  const url = `https://run/subscribe?transport=${transport}&after=${after}&run=${c.var.runId}&scope=${c.var.auth.scope}`;
-  return c.var.run.fetch(url, { headers: { Upgrade: "websocket" } });
+function subscribe(c: Context<RunApp>, transport: Transport, after: CursorValue): Promise<Response> {
+  return c.var.run.fetch(subscribeRequest({ transport, after, run: c.var.runId, scope: c.var.auth.scope }));
 }
 
 /** Message bodies are small; refuse a large one before reading it (the object checks the exact size). */
-function inputBodyLimit(c: Context<App>, next: () => Promise<void>) {
+function inputBodyLimit(c: Context<RunApp>, next: () => Promise<void>) {
   const maxSize = limits(c.env).maxMessageBytes + 4096;
   return bodyLimit({
     maxSize,
@@ -205,51 +168,7 @@ function inputBodyLimit(c: Context<App>, next: () => Promise<void>) {
   })(c, next);
 }
 
-function idempotencyKeyOf(c: Context<App>): string | undefined {
+function idempotencyKeyOf(c: Context<RunApp>): string | undefined {
   const key = c.req.header(IDEMPOTENCY_HEADER);
   return key === undefined ? undefined : check(IdempotencyKey, key, "idempotency key");
-}
-
-/** CORS: the origins in ALLOWED_ORIGINS; under `npm run dev`, any. */
-function allowedOrigin(origin: string, c: Context<App>): string | null {
-  const allowed = (c.env.ALLOWED_ORIGINS ?? "").split(",").map((o) => o.trim()).filter(Boolean);
-  if (allowed.includes(origin)) return origin;
-  if (isDev(c.env) && (allowed.length === 0 || allowed.includes("*"))) return "*";
-  return null;
-}
-
-function cursorOf(value: string | undefined): CursorValue {
-  return check(Cursor, value ?? "0", "cursor", "bad_cursor");
-}
-
-/** `Producer-Id`, `Producer-Epoch`, `Producer-Seq`: all three or none. */
-function producerOf(headers: Headers) {
-  const id = headers.get(ProducerHeaders.id);
-  const epoch = headers.get(ProducerHeaders.epoch);
-  const seq = headers.get(ProducerHeaders.seq);
-  if (id === null && epoch === null && seq === null) return undefined;
-  if (id === null || epoch === null || seq === null) {
-    throw new ApiError(400, "bad_producer", `send ${ProducerHeaders.id}, ${ProducerHeaders.epoch} and ${ProducerHeaders.seq} together, or none of them`);
-  }
-  return check(Producer, { id, epoch, seq }, "producer headers", "bad_producer");
-}
-
-async function jsonBody(c: Context<App>): Promise<unknown> {
-  if (c.req.header("Content-Type")?.split(";")[0]?.trim().toLowerCase() !== "application/json") {
-    throw new ApiError(415, "unsupported_media_type", "send the body as application/json");
-  }
-  try {
-    return await c.req.json();
-  } catch {
-    throw new ApiError(400, "invalid_json", "the body is not valid JSON");
-  }
-}
-
-/** Parses with a zod schema, or throws a 400 naming what was wrong. */
-function check<S extends z.ZodType>(schema: S, value: unknown, what: string, code = `bad_${what.replaceAll(" ", "_")}`): z.output<S> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const where = issue?.path.length ? `${what}.${issue.path.join(".")}` : what;
-  throw new ApiError(400, code, `invalid ${where}: ${issue?.message ?? "invalid"}`);
 }

@@ -1,0 +1,43 @@
+/**
+ * How log entries are framed on the wire, as text built by joining strings:
+ * the run object builds each frame once per batch and every transport copies
+ * it through. No dependencies.
+ */
+import type { EntryType, FinalStatus } from "./run.ts";
+
+/** An entry as stored: its data is the JSON text of an object, kept as received. */
+export interface EntryText {
+  id: number;
+  ts: number;
+  type: EntryType;
+  /** JSON text of the entry's data object. */
+  data: string;
+}
+
+/** An entry as JSON text. */
+export const entryJson = (e: EntryText): string => `{"id":${e.id},"ts":${e.ts},"type":"${e.type}","data":${e.data}}`;
+
+/**
+ * SSE: `sdk` entries are unnamed events whose data is the stream-json line, so
+ * `EventSource.onmessage` receives SDK messages; other types are named events.
+ */
+export function sseEvents(entries: readonly EntryText[]): string {
+  let text = "";
+  for (const e of entries) {
+    text += e.type === "sdk" ? `id: ${e.id}\ndata: ${e.data}\n\n` : `id: ${e.id}\nevent: ${e.type}\ndata: ${e.data}\n\n`;
+  }
+  return text;
+}
+
+/** The last SSE frame: the run has ended and the client has every entry. */
+export const sseEnd = (status: FinalStatus, lastEventId: number): string =>
+  `event: end\ndata: ${JSON.stringify({ status, lastEventId })}\n\n`;
+
+/** An SSE comment, so proxies keep an idle stream open. */
+export const SSE_KEEPALIVE = ": keep-alive\n\n";
+
+/** A WebSocket `events` frame (`ServerFrame`). */
+export const wsEvents = (entries: readonly EntryText[]): string => `{"type":"events","events":[${entries.map(entryJson).join(",")}]}`;
+
+/** A WebSocket `end` frame (`ServerFrame`). */
+export const wsEnd = (status: FinalStatus, lastEventId: number): string => JSON.stringify({ type: "end", status, lastEventId });

@@ -1,0 +1,102 @@
+/** The run and its log: ids, cursors, entries, statuses, the producer triple and the replies that carry them. */
+import { z } from "zod";
+
+/** A run id: 1–128 characters of `[A-Za-z0-9._-]`. */
+export const RunId = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]{1,128}$/, "a run id is 1–128 characters of A–Z, a–z, 0–9, '.', '_' or '-'");
+
+/**
+ * An event id used as a cursor: "give me what comes after this id". `0` means
+ * from the start. Zero-padded forms are accepted so that string-sortable
+ * offsets (Durable Streams style) work too.
+ */
+export const EventId = z
+  .string()
+  .regex(/^\d{1,16}$/, "a cursor is a non-negative integer event id")
+  .transform(Number)
+  .refine(Number.isSafeInteger, "a cursor must be at most 2^53-1");
+
+/** A cursor as a client may send it: an event id, or `live` (only what comes next). */
+export const Cursor = z.union([z.literal("live"), EventId]);
+export type Cursor = z.infer<typeof Cursor>;
+
+export const EntryType = z.enum(["sdk", "input", "status"]);
+export type EntryType = z.infer<typeof EntryType>;
+
+/** `pending`: nothing has been written to the run yet. */
+export const RunStatus = z.enum(["pending", "running", "completed", "failed", "cancelled"]);
+export type RunStatus = z.infer<typeof RunStatus>;
+
+export const FinalStatus = z.enum(["completed", "failed", "cancelled"]);
+export type FinalStatus = z.infer<typeof FinalStatus>;
+
+/** One entry of a run's log. For `sdk` entries `data` is the stream-json line. */
+export const Entry = z.object({
+  id: z.number().int().positive(),
+  ts: z.number().int(),
+  type: EntryType,
+  data: z.record(z.string(), z.unknown()),
+});
+export type Entry = z.infer<typeof Entry>;
+
+/** The data of a `status` entry. */
+export const StatusData = z.object({ status: FinalStatus, reason: z.string().optional() });
+export type StatusData = z.infer<typeof StatusData>;
+
+/** `POST /complete` body. */
+export const CompleteBody = z.strictObject({
+  status: FinalStatus,
+  reason: z.string().max(4096).optional(),
+});
+export type CompleteBody = z.infer<typeof CompleteBody>;
+
+/** The idempotent-producer triple (headers in `ProducerHeaders`): seq numbers batches from 0 in each epoch. */
+const ProducerNumber = z
+  .string()
+  .regex(/^(0|[1-9]\d{0,15})$/, "must be a non-negative integer")
+  .transform(Number)
+  .refine(Number.isSafeInteger, "must be at most 2^53-1");
+export const Producer = z.object({
+  id: z.string().min(1, "must not be empty").max(256),
+  epoch: ProducerNumber,
+  seq: ProducerNumber,
+});
+export type Producer = z.infer<typeof Producer>;
+
+/** `POST /events` reply. */
+export const AppendReply = z.object({ lastEventId: z.number().int().nonnegative() });
+export type AppendReply = z.infer<typeof AppendReply>;
+
+/** `GET /events` reply. */
+export const EventsPage = z.object({
+  events: z.array(Entry),
+  lastEventId: z.number().int().nonnegative(),
+  status: RunStatus,
+  ended: z.boolean(),
+});
+export type EventsPage = z.infer<typeof EventsPage>;
+
+/** `GET /` reply. */
+export const RunInfo = z.object({
+  runId: RunId,
+  status: RunStatus,
+  reason: z.string().optional(),
+  createdAt: z.number().int(),
+  updatedAt: z.number().int(),
+  lastEventId: z.number().int().nonnegative(),
+  events: z.number().int().nonnegative(),
+  bytes: z.number().int().nonnegative(),
+  /** Connected viewers, and runners waiting in a `GET /inputs` long-poll. */
+  clients: z.object({ sse: z.number().int(), ws: z.number().int(), runners: z.number().int() }),
+  /** Inputs queued and not yet acknowledged by a runner. */
+  pendingInputs: z.number().int().nonnegative(),
+});
+export type RunInfo = z.infer<typeof RunInfo>;
+
+/** Every error the relay answers with: `code` is snake_case and stable, `message` a sentence for a person. */
+export const ErrorInfo = z.object({ code: z.string(), message: z.string() });
+export type ErrorInfo = z.infer<typeof ErrorInfo>;
+export const ErrorBody = z.object({ error: ErrorInfo });
+export type ErrorBody = z.infer<typeof ErrorBody>;
+

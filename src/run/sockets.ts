@@ -1,0 +1,82 @@
+/**
+ * The run object's WebSocket side: upgrades for viewers and for the Worker's
+ * SSE bridges, and the frames WebSocket viewers send (resume, message,
+ * interrupt). Inputs go through the same `postInput` as `POST /messages`.
+ */
+import { ClientFrame, toUserMessage, type InputAccepted, type NewInput, type ServerFrame } from "../protocol/index.ts";
+import { fail, failureResponse, type Failure, type Result } from "./result.ts";
+import { parseSubscribe } from "./subscribe.ts";
+import type { RunState, Subscribers } from "./subscribers.ts";
+
+/** What the socket side needs from its run object. */
+export interface SocketHost {
+  subscribers(): Subscribers;
+  /** A failure if the run was deleted. */
+  gone(): Failure | null;
+  state(): RunState;
+  postInput(runId: string, input: NewInput): Result<InputAccepted>;
+}
+
+export const cursorPastEnd = (after: number, lastId: number) =>
+  after > lastId ? fail(400, "cursor_out_of_range", `cursor ${after} is past the end of the log (last id ${lastId})`) : null;
+
+/** A subscription upgrade: `?transport=ws|sse&after=<cursor>&run&scope` (see subscribe.ts). */
+export function upgrade(host: SocketHost, request: Request): Response {
+  const sub = parseSubscribe(request);
+  if (!sub) return failureResponse(fail(400, "bad_request", "not a subscription request"));
+  const gone = host.gone();
+  if (gone) return failureResponse(gone);
+  const { lastId, ended } = host.state();
+  const after = sub.after === "live" ? lastId : sub.after;
+  const outOfRange = cursorPastEnd(after, lastId);
+  if (outOfRange) return failureResponse(outOfRange);
+  // An SSE client that already has everything of an ended run gets 204, which stops EventSource reconnecting.
+  if (sub.transport === "sse" && ended && after >= lastId) return new Response(null, { status: 204 });
+  const client = host.subscribers().accept(sub.transport, after, sub.run, sub.scope);
+  return new Response(null, { status: 101, webSocket: client });
+}
+
+/** A frame from a WebSocket viewer (SSE bridges send none that matter). */
+export function onFrame(host: SocketHost, ws: WebSocket, message: string | ArrayBuffer): void {
+  const subscribers = host.subscribers();
+  if (subscribers.transportOf(ws) !== "ws") return;
+  const parsed = ClientFrame.safeParse(parseJson(message));
+  if (!parsed.success) {
+    return send(ws, { type: "error", error: { code: "bad_frame", message: `unrecognised frame: ${parsed.error.issues[0]?.message ?? "invalid"}` } });
+  }
+  const frame = parsed.data;
+  if (frame.type === "resume") {
+    const outOfRange = cursorPastEnd(frame.after, host.state().lastId);
+    if (outOfRange) return send(ws, { type: "error", error: errorOf(outOfRange) });
+    return subscribers.resume(ws, frame.after);
+  }
+  const clientId = frame.clientId === undefined ? {} : { clientId: frame.clientId };
+  const scope = subscribers.scopeOf(ws);
+  if (scope !== "write" && scope !== "admin") {
+    return send(ws, { type: "error", error: { code: "forbidden", message: `a ${scope} token cannot send messages or interrupts` }, ...clientId });
+  }
+  const input: NewInput =
+    frame.type === "interrupt"
+      ? { kind: "interrupt", ...clientId }
+      : { kind: "message", message: toUserMessage("text" in frame ? frame.text : frame.message), ...clientId };
+  const result = host.postInput(subscribers.runIdOf(ws) ?? "", input);
+  send(ws, result.ok ? { type: "ack", id: result.id, eventId: result.eventId, ...clientId } : { type: "error", error: errorOf(result), ...clientId });
+}
+
+const errorOf = ({ error }: Failure) => ({ code: error.code, message: error.message });
+
+function parseJson(message: string | ArrayBuffer): unknown {
+  try {
+    return JSON.parse(typeof message === "string" ? message : new TextDecoder().decode(message));
+  } catch {
+    return undefined;
+  }
+}
+
+function send(ws: WebSocket, frame: ServerFrame): void {
+  try {
+    ws.send(JSON.stringify(frame));
+  } catch {
+    // closing
+  }
+}
