@@ -15,7 +15,7 @@ import { mintToken } from "./token.ts";
 import { reporter } from "./report.ts";
 import { runSession, type Source } from "./session.ts";
 import { execSource } from "./sources/exec.ts";
-import { sdkSource } from "./sources/sdk.ts";
+import { loadAgentSdk, MissingSdkError, sdkSource } from "./sources/sdk.ts";
 import { tailSource } from "./sources/tail.ts";
 
 class UsageError extends Error {}
@@ -205,6 +205,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     if (!Number.isFinite(retryMax) || retryMax <= 0) throw new UsageError("--retry-max takes a number of seconds > 0");
     const spoolDir = str("spool-dir") ?? env.RUNRELAY_SPOOL_DIR ?? ".runrelay";
     const { source, from } = sourceFor(command, values, positionals);
+    if (command === "sdk") await loadAgentSdk(); // before anything is sent: a missing SDK is a setup error
     const outcome = await runSession(source, {
       relay: { url, runId, ...(token && { token }) },
       spool: values["no-spool"] ? null : join(spoolDir, `${runId}.spool.jsonl`),
@@ -216,9 +217,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     });
     return outcome.exitCode;
   } catch (err) {
-    const message = err instanceof FatalError || err instanceof RetryableError || err instanceof UsageError ? err.message : String((err as Error)?.message ?? err);
-    report.error(message);
-    return err instanceof UsageError ? 2 : 1;
+    const known = err instanceof FatalError || err instanceof RetryableError || err instanceof UsageError || err instanceof MissingSdkError;
+    report.error(known ? err.message : String((err as Error)?.message ?? err));
+    return err instanceof UsageError || err instanceof MissingSdkError ? 2 : 1;
   } finally {
     process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
   }

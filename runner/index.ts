@@ -1,6 +1,6 @@
 /** The runner as a library: run a session from any source, or use its parts. */
 export { runSession, type Outcome, type SessionOptions, type Source, type SourceLine } from "./session.ts";
-export { sdkSource, type SdkSourceOptions } from "./sources/sdk.ts";
+export { loadAgentSdk, MissingSdkError, sdkSource, type SdkSourceOptions } from "./sources/sdk.ts";
 export { execSource, type ExecSourceOptions } from "./sources/exec.ts";
 export { tailSource, type TailSourceOptions } from "./sources/tail.ts";
 export { RelayClient, FatalError, RetryableError, SeqGapError, type RelayOptions } from "./relay.ts";

@@ -4,7 +4,7 @@
  * receives every injected message; every message the SDK yields is one line.
  */
 import { randomUUID } from "node:crypto";
-import { query, type Options, type Query, type SDKUserMessage } from "@anthropic-ai/claude-agent-sdk";
+import type { Options, Query, SDKUserMessage } from "@anthropic-ai/claude-agent-sdk";
 import type { UserMessage } from "../../src/protocol/index.ts";
 import type { Source, SourceLine } from "../session.ts";
 import { AsyncQueue } from "./queue.ts";
@@ -23,6 +23,32 @@ export interface SdkSourceOptions {
   extraArgs?: Record<string, string | null>;
 }
 
+type AgentSdk = typeof import("@anthropic-ai/claude-agent-sdk");
+
+/** The SDK is missing: it is an optional peer dependency, needed by the `sdk` source only. */
+export class MissingSdkError extends Error {
+  constructor() {
+    super(
+      "the sdk command needs the Claude Agent SDK, which is not installed: run `npm install @anthropic-ai/claude-agent-sdk` " +
+        "where runrelay is installed (exec and tail do not need it)",
+    );
+    this.name = "MissingSdkError";
+  }
+}
+
+/** Loads the Agent SDK (an optional peer dependency), with a clear error when it is not installed. */
+export async function loadAgentSdk(): Promise<AgentSdk> {
+  try {
+    return await import("@anthropic-ai/claude-agent-sdk");
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if ((code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") && String((err as Error).message).includes("@anthropic-ai/claude-agent-sdk")) {
+      throw new MissingSdkError();
+    }
+    throw err;
+  }
+}
+
 export function sdkSource(opts: SdkSourceOptions): Source {
   const input = new AsyncQueue<SDKUserMessage>();
   let session: Query | undefined;
@@ -37,6 +63,7 @@ export function sdkSource(opts: SdkSourceOptions): Source {
 
   return {
     async *lines(): AsyncIterable<SourceLine> {
+      const { query } = await loadAgentSdk();
       input.push(userMessage({ role: "user", content: opts.prompt }));
       session = query({
         prompt: input,

@@ -6,6 +6,7 @@ import { EventSource } from "eventsource";
 import { describe, expect, inject, it } from "vitest";
 import type { ServerFrame } from "../../src/protocol/index.ts";
 import { Inbox, ndjson, range, sdkLine } from "../support/inbox";
+import { smoke } from "../support/smoke";
 import { ADMIN, tokenFor } from "./auth";
 
 const base = () => `${inject("relayUrl")}/api/v1/workflows`;
@@ -115,4 +116,8 @@ describe("end to end, against wrangler dev", () => {
     expect(liveBatch?.type === "events" && liveBatch.events.map((e) => e.id)).toEqual([7, 8, 9]);
     expect(all.at(-1)).toEqual({ type: "end", status: "completed", lastEventId: 10 });
   });
+});
+
+describe("the smoke test", () => {
+  it("a runner, an SSE viewer and a WebSocket viewer through a whole run, against the relay at the root", () => smoke(inject("relayUrl"), tokenFor));
 });

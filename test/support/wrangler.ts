@@ -27,9 +27,10 @@ export function freePort(): Promise<number> {
 
 /**
  * `persistTo`: keep the relay's storage in this folder (left in place on stop),
- * so a second relay started on it sees the same runs.
+ * so a second relay started on it sees the same runs. `cwd`: run `wrangler dev`
+ * on the wrangler.toml of another folder (default: this project's).
  */
-export async function startRelay(opts: { vars?: Record<string, string>; persistTo?: string } = {}): Promise<Relay> {
+export async function startRelay(opts: { vars?: Record<string, string>; persistTo?: string; cwd?: string } = {}): Promise<Relay> {
   const root = fileURLToPath(new URL("../..", import.meta.url));
   const wrangler = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
   const state = opts.persistTo ?? (await mkdtemp(join(tmpdir(), "runrelay-e2e-")));
@@ -37,11 +38,12 @@ export async function startRelay(opts: { vars?: Record<string, string>; persistT
   const args = [
     wrangler, "dev",
     "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
-    "--persist-to", state, "--show-interactive-dev-session=false", "--log-level", "info",
+    // "log", not "info": the Worker's console.log lines (its JSON logs) are at level log.
+    "--persist-to", state, "--show-interactive-dev-session=false", "--log-level", "log",
     ...Object.entries(opts.vars ?? {}).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
   ];
   const child = spawn(process.execPath, args, {
-    cwd: root,
+    cwd: opts.cwd ?? root,
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" },
     stdio: ["ignore", "pipe", "pipe"],
   });
