@@ -9,12 +9,13 @@
  * last id it handed out. It uses the platform's EventSource or WebSocket (pass
  * constructors in where the runtime has none). No Worker-only imports.
  */
-import { API_BASE, CLOSE_RUN_DELETED } from "../protocol/constants.ts";
-import { readError, RelayError } from "../protocol/errors.ts";
+import { CLOSE_RUN_DELETED } from "../protocol/constants.ts";
+import { RelayError } from "../protocol/errors.ts";
 // Types only: the relay is trusted to speak the contract, and a browser bundle stays free of the schemas.
-import type { Entry, EntryType, EventsPage, FinalStatus, InputAccepted, ServerFrame, UserMessage } from "../protocol/index.ts";
+import type { Entry, EntryType, FinalStatus, InputAccepted, ServerFrame, UserMessage } from "../protocol/index.ts";
+import { RunApi, type RunEnd } from "./http.ts";
 
-export { RelayError };
+export { RelayError, type RunEnd };
 export type { Entry, EntryType, FinalStatus, InputAccepted, UserMessage };
 
 /** An entry as a client sees it (SSE carries no timestamps). */
@@ -37,11 +38,6 @@ export interface ConnectOptions {
   EventSource?: typeof EventSource;
   WebSocket?: typeof WebSocket;
   fetch?: typeof fetch;
-}
-
-export interface RunEnd {
-  status: FinalStatus;
-  lastEventId: number;
 }
 
 type Listeners = {
@@ -70,10 +66,9 @@ export interface RunConnection extends AsyncIterable<ClientEntry> {
 export function connect(opts: ConnectOptions): RunConnection {
   const ES = opts.EventSource ?? (globalThis as { EventSource?: typeof EventSource }).EventSource;
   const WS = opts.WebSocket ?? globalThis.WebSocket;
-  const doFetch = opts.fetch ?? globalThis.fetch.bind(globalThis);
+  const api = new RunApi(opts.url, opts.runId, opts.token, opts.fetch ?? globalThis.fetch.bind(globalThis));
   const retry = opts.retry ?? { baseMs: 250, maxMs: 5000 };
   const transport = opts.transport ?? "sse";
-  const base = `${opts.url.replace(/\/+$/, "")}${API_BASE}/${encodeURIComponent(opts.runId)}`;
   const listeners: { [K in keyof Listeners]: Set<Listeners[K]> } = { entry: new Set(), state: new Set(), end: new Set(), error: new Set() };
   const emit = <K extends keyof Listeners>(event: K, ...args: Parameters<Listeners[K]>) => {
     for (const l of listeners[event]) (l as (...a: Parameters<Listeners[K]>) => void)(...args);
@@ -143,27 +138,12 @@ export function connect(opts: ConnectOptions): RunConnection {
     const ceiling = Math.min(retry.maxMs, retry.baseMs * 2 ** attempt++);
     timer = setTimeout(() => {
       timer = undefined;
-      check().then(
+      api.endedAfter(lastEventId).then(
         (end) => (end ? finish(end) : open()),
         (err) => (err instanceof RelayError && err.status >= 400 && err.status < 500 ? fail(err) : reconnect()),
       );
     }, ceiling / 2 + (Math.random() * ceiling) / 2);
   };
-
-  /**
-   * Before opening again: has the run ended with nothing left for us (an SSE stream would answer 204,
-   * which EventSource reports only as an error)? Does the relay refuse us for good (401, 403, 404 …)?
-   */
-  async function check(): Promise<RunEnd | null> {
-    const res = await doFetch(`${base}/events?after=${lastEventId}&limit=1`, {
-      headers: opts.token ? { Authorization: `Bearer ${opts.token}` } : {},
-    });
-    if (res.status !== 200) throw await readError(res);
-    const body = (await res.json()) as EventsPage;
-    return body.ended && body.events.length === 0 ? { status: body.status as FinalStatus, lastEventId: body.lastEventId } : null;
-  }
-
-  const withToken = (path: string) => `${base}${path}${opts.token ? `&token=${encodeURIComponent(opts.token)}` : ""}`;
 
   function open(): void {
     if (terminal()) return;
@@ -178,7 +158,7 @@ export function connect(opts: ConnectOptions): RunConnection {
 
   function streamSse(): void {
     if (terminal() || !ES) return;
-    const es = new ES(withToken(`/stream?after=${lastEventId}`));
+    const es = new ES(api.streamUrl(`/stream?after=${lastEventId}`));
     let closed = false;
     current = { close: () => ((closed = true), es.close()) };
     const onEntry = (type: EntryType) => (e: MessageEvent) => {
@@ -197,7 +177,7 @@ export function connect(opts: ConnectOptions): RunConnection {
 
   function openWs(): void {
     if (!WS) throw new Error("no WebSocket here: pass one in ConnectOptions.WebSocket");
-    const ws = new WS(withToken(`/ws?after=${lastEventId}`).replace(/^http/, "ws"));
+    const ws = new WS(api.streamUrl(`/ws?after=${lastEventId}`).replace(/^http/, "ws"));
     let closed = false;
     current = { close: () => ((closed = true), ws.close()) };
     ws.addEventListener("open", () => !closed && setState("live"));
@@ -217,16 +197,6 @@ export function connect(opts: ConnectOptions): RunConnection {
     ws.addEventListener("error", () => !closed && reconnect()); // a failed handshake may fire only this
   }
 
-  async function post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<InputAccepted> {
-    const res = await doFetch(`${base}${path}`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", ...(opts.token && { Authorization: `Bearer ${opts.token}` }), ...headers },
-      body: JSON.stringify(body),
-    });
-    if (res.status !== 202) throw await readError(res);
-    return (await res.json()) as InputAccepted;
-  }
-
   open();
 
   return {
@@ -241,14 +211,14 @@ export function connect(opts: ConnectOptions): RunConnection {
       return () => listeners[event].delete(listener as never);
     },
     send(message, o = {}) {
-      return post(
+      return api.post(
         "/messages",
         { message, ...(o.clientId && { clientId: o.clientId }) },
         o.idempotencyKey ? { "Idempotency-Key": o.idempotencyKey } : {},
       );
     },
     interrupt(o = {}) {
-      return post("/interrupt", o.clientId ? { clientId: o.clientId } : {});
+      return api.post("/interrupt", o.clientId ? { clientId: o.clientId } : {});
     },
     close() {
       if (terminal()) return;
