@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
+    // The relay's own JSON log lines (one per request) are checked by test/e2e/logs.test.ts; elsewhere they are noise.
+    onConsoleLog: (log) => !log.startsWith('{"type":'),
     projects: [
       {
         // The Worker and the run object, inside workerd.

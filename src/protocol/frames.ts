@@ -1,7 +1,7 @@
-/** The WebSocket frames of `GET /ws`, both ways. */
+/** The WebSocket frames of `GET /ws`, both ways, and the events of `GET /stream`. */
 import { z } from "zod";
-import { ClientId, MessageInput } from "./inputs.ts";
-import { Entry, ErrorInfo, FinalStatus } from "./run.ts";
+import { ClientId, InputEntryData, MessageInput } from "./inputs.ts";
+import { Entry, ErrorInfo, FinalStatus, StatusData } from "./run.ts";
 
 /** Frames the relay sends on `GET /ws`. */
 export const ServerFrame = z.discriminatedUnion("type", [
@@ -14,7 +14,11 @@ export const ServerFrame = z.discriminatedUnion("type", [
   z.object({ type: z.literal("pong") }),
   /** A `message` or `interrupt` frame was queued as input `id`, logged as entry `eventId`. */
   z.object({ type: z.literal("ack"), id: z.number().int(), eventId: z.number().int(), clientId: z.string().optional() }),
-]);
+]).meta({
+  id: "ServerFrame",
+  description:
+    "A frame the relay sends on `GET /ws` (JSON text): `events` (one per batch, ids strictly increasing), `end` (then the socket closes with 1000), `error` (a client frame was refused; the socket stays open), `pong`, `ack` (a `message` or `interrupt` was queued).",
+});
 export type ServerFrame = z.infer<typeof ServerFrame>;
 
 /** Frames a client may send on `GET /ws`. */
@@ -26,6 +30,39 @@ export const ClientFrame = z.union([
   z.strictObject({ type: z.literal("message"), message: MessageInput, clientId: ClientId.optional() }),
   /** Ask the agent to stop its turn, like `POST /interrupt`. */
   z.strictObject({ type: z.literal("interrupt"), clientId: ClientId.optional() }),
-]);
+]).meta({
+  id: "ClientFrame",
+  description:
+    "A frame a client may send on `GET /ws` (JSON text): `resume`, `message`, `interrupt`. The exact text `{\"type\":\"ping\"}` is answered `{\"type\":\"pong\"}`.",
+});
 export type ClientFrame = z.infer<typeof ClientFrame>;
 
+
+/** The data of the last SSE event, `event: end`: the run has ended and the client has every entry. */
+export const SseEndData = z
+  .object({ status: FinalStatus, lastEventId: z.number().int().nonnegative() })
+  .meta({ id: "SseEndData", description: "The data of `event: end`: the run has ended and the client has every entry." });
+export type SseEndData = z.infer<typeof SseEndData>;
+
+const SseId = z.string().regex(/^\d+$/).meta({ description: "The `id:` line: the entry's id (EventSource's `lastEventId`)." });
+
+/**
+ * One event of `GET /stream`, as an SSE parser hands it over (`data` is JSON
+ * text on the wire, shown parsed). For documentation and typing; the relay
+ * frames SSE text itself (framing.ts).
+ */
+export const SseEvent = z
+  .union([
+    z
+      .object({ id: SseId, data: z.record(z.string(), z.unknown()).meta({ description: "The stream-json line (an SDK message)." }) })
+      .meta({ description: "An `sdk` entry: an unnamed event (no `event:` line), so `EventSource.onmessage` receives it." }),
+    z.object({ id: SseId, event: z.literal("input"), data: InputEntryData }).meta({ description: "An `input` entry (`event: input`)." }),
+    z.object({ id: SseId, event: z.literal("status"), data: StatusData }).meta({ description: "A `status` entry (`event: status`): the run ended." }),
+    z.object({ event: z.literal("end"), data: SseEndData }).meta({ description: "The last event (`event: end`, no `id:`); the stream closes next." }),
+  ])
+  .meta({
+    id: "SseEvent",
+    description:
+      "One Server-Sent Event of `GET /stream`. The body is a sequence of them in SSE text format; `data` is one line of JSON text. Between events the relay sends `: keep-alive` comments.",
+  });
+export type SseEvent = z.infer<typeof SseEvent>;

@@ -9,7 +9,10 @@ import { RunId } from "./run.ts";
  *   write:  read + messages, interrupt, WebSocket input frames;
  *   admin:  everything, on any run when `sub` is "*", plus deletion and minting tokens.
  */
-export const Scope = z.enum(["runner", "read", "write", "admin"]);
+export const Scope = z.enum(["runner", "read", "write", "admin"]).meta({
+  id: "Scope",
+  description: "`runner`: append, poll inputs, complete; `read`: stream, events, status; `write`: read + messages and interrupts; `admin`: everything.",
+});
 export type Scope = z.infer<typeof Scope>;
 
 /** The claims of a runrelay token (HS256 JWT). */
@@ -27,12 +30,24 @@ export const MintBody = z
     runId: z.union([RunId, z.literal("*")]),
     scope: Scope,
     /** Lifetime in seconds (default 1 hour, at most 30 days). */
-    ttlSeconds: z.number().int().positive().max(30 * 24 * 3600).optional(),
+    ttlSeconds: z
+      .number()
+      .int()
+      .positive()
+      .max(30 * 24 * 3600)
+      .optional()
+      .meta({ description: "Lifetime in seconds (default 1 hour, at most 30 days)." }),
   })
-  .refine((b) => b.runId !== "*" || b.scope === "admin", { message: "only an admin token may be for every run", path: ["runId"] });
+  .refine((b) => b.runId !== "*" || b.scope === "admin", { message: "only an admin token may be for every run", path: ["runId"] })
+  .meta({ id: "MintBody", description: "`POST /api/v1/tokens` body. `runId` `*` (every run) only with scope `admin`." });
 export type MintBody = z.infer<typeof MintBody>;
 
-export const MintReply = z.object({ token: z.string(), expiresAt: z.number().int() });
+export const MintReply = z
+  .object({
+    token: z.string().meta({ description: "An HS256 JWT." }),
+    expiresAt: z.number().int().meta({ description: "When it expires, in ms since the epoch." }),
+  })
+  .meta({ id: "MintReply", description: "A new token." });
 export type MintReply = z.infer<typeof MintReply>;
 
 

@@ -27,6 +27,7 @@ import {
 import { InputQueue } from "./inputs.ts";
 import { limits, type LimitVars } from "./limits.ts";
 import { EventLog, type StoredEntry } from "./log.ts";
+import { logLine } from "./logline.ts";
 import { isEnded, RunMeta } from "./meta.ts";
 import { Producers } from "./producers.ts";
 import { fail, type Result } from "./result.ts";
@@ -113,6 +114,7 @@ export class RunObject extends DurableObject<RunEnv> {
     this.#subscribers.publish(batch);
     this.#retention.arm(now);
     this.#inputs.wake(); // waiting long-polls answer `ended`
+    logLine({ type: "run", event: "ended", runId, status: body.status, ...(body.reason !== undefined && { reason: body.reason }) });
     return { ok: true, lastEventId: batch[0]!.id };
   }
 
@@ -212,17 +214,18 @@ export class RunObject extends DurableObject<RunEnv> {
   /** Deletes the run's data now and closes its viewers (they see close code 4410). */
   async erase(): Promise<Result<{ erased: true }>> {
     if (!this.#meta.get()) return fail(404, "run_not_found", "nothing has been written to this run");
-    await this.#erase();
+    await this.#erase("request");
     return { ok: true, erased: true };
   }
 
   /** Retention: a run is deleted RETENTION_DAYS after its last activity (its end counts). */
   override async alarm(): Promise<void> {
     const meta = this.#meta.get();
-    if (meta && (await this.#retention.due(meta.updatedAt))) await this.#erase();
+    if (meta && (await this.#retention.due(meta.updatedAt))) await this.#erase("retention");
   }
 
-  async #erase(): Promise<void> {
+  async #erase(cause: "request" | "retention"): Promise<void> {
+    const runId = this.#meta.get()?.runId;
     this.#subscribers.closeAll(CLOSE_RUN_DELETED, "run deleted");
     const waiting = this.#inputs;
     await this.#retention.disarm();
@@ -230,6 +233,7 @@ export class RunObject extends DurableObject<RunEnv> {
     this.#open();
     this.#meta.bury(Date.now()); // a tombstone: a live runner cannot bring the run back
     waiting.wake();
+    logLine({ type: "run", event: "deleted", runId, cause });
   }
 
   /** A deleted run reads as not found, for every request, for good. */

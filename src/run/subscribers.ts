@@ -12,6 +12,7 @@
  */
 import { CLOSE_RUN_ENDED, sseEnd, sseEvents, wsEnd, wsEvents, type FinalStatus, type Scope } from "../protocol/index.ts";
 import type { EventLog, StoredEntry } from "./log.ts";
+import { logLine } from "./logline.ts";
 import type { Transport } from "./subscribe.ts";
 
 interface Attachment {
@@ -154,6 +155,7 @@ export class Subscribers {
     } catch {
       // A socket that refuses a frame while open would be retried forever: close it,
       // and the client reconnects from its last id.
+      logLine({ type: "socket", event: "dropped", runId: this.runIdOf(ws), transport: att.transport, reason: "send failed" });
       try {
         ws.close(1011, "send failed");
       } catch {

@@ -12,6 +12,9 @@ import { authenticate, need, requireConfigured, type AuthVars } from "./auth.ts"
 import { DEV_SECRET, isDev, relaySecret, type Env } from "./config.ts";
 import { ApiError, errorResponse, onError } from "./errors.ts";
 import { check, jsonBody } from "./http.ts";
+import { logRequests } from "./log.ts";
+import { apiReference, OPENAPI_PATH, openApiDocument, REFERENCE_PATH } from "./openapi.ts";
+import * as op from "./operations.ts";
 import { run, type RelayVars } from "./routes.ts";
 import { mintToken } from "./tokens.ts";
 
@@ -28,6 +31,7 @@ export function createRelay(options: RelayOptions = {}): Hono<AppEnv> {
   const app = new Hono<AppEnv>({ strict: false });
   app.onError(onError);
   app.notFound((c) => errorResponse(404, "not_found", `no route for ${c.req.method} ${c.req.path}`));
+  app.use(logRequests); // first: one log line for every request, errors and 404s included
   app.use(
     "/api/*",
     cors({
@@ -38,6 +42,8 @@ export function createRelay(options: RelayOptions = {}): Hono<AppEnv> {
       maxAge: 600,
     }),
   );
+  // Public, and served even before a secret is set: the document describes the API, it holds nothing.
+  app.get(OPENAPI_PATH, openApiDocument(app));
   app.use(requireConfigured);
   app.use(async (c, next) => {
     const runs = (c.env as unknown as Record<string, DurableObjectNamespace<RunObject> | undefined>)[binding];
@@ -47,18 +53,21 @@ export function createRelay(options: RelayOptions = {}): Hono<AppEnv> {
   });
 
   /** Admin: mint a token for a run, for backends without a JWT library. */
-  app.post("/api/v1/tokens", authenticate, need("admin"), async (c) => {
+  app.post("/api/v1/tokens", op.mintToken, authenticate, need("admin"), async (c) => {
     const body = check(MintBody, await jsonBody(c), "body");
     return c.json((await mintToken(relaySecret(c.env)!, body.runId, body.scope, body.ttlSeconds)) satisfies MintReply, 201);
   });
 
   /** Development only (`npm run dev`): a ready token, so the chat page and curl work with zero setup. */
-  app.get("/api/v1/dev/token", async (c) => {
+  app.get("/api/v1/dev/token", op.devToken, async (c) => {
     if (!isDev(c.env)) return c.notFound();
     const runId = check(RunId, c.req.query("run"), "run id");
     const scope = check(Scope, c.req.query("scope") ?? "write", "scope");
     return c.json(await mintToken(c.env.RELAY_SECRET || DEV_SECRET, runId, scope, 24 * 3600));
   });
+
+  /** Development only: the API reference page, rendered from the OpenAPI document. */
+  app.get(REFERENCE_PATH, apiReference);
 
   app.route(`${API_BASE}/:runId`, run);
   return app;

@@ -14,7 +14,7 @@ import { verifyToken } from "./tokens.ts";
 export type AuthVars = { auth: Pick<TokenClaims, "sub" | "scope">; runId?: string };
 type AuthContext = Context<{ Bindings: Env; Variables: AuthVars }>;
 
-/** Every route: a relay with no secret outside dev serves nothing. */
+/** Every route but the public OpenAPI document: a relay with no secret outside dev serves nothing. */
 export const requireConfigured: MiddlewareHandler<{ Bindings: Env }> = async (c, next) => {
   if (!relaySecret(c.env)) {
     throw new ApiError(500, "relay_not_configured", "the relay has no RELAY_SECRET; set one with `wrangler secret put RELAY_SECRET`");

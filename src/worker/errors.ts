@@ -9,6 +9,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ErrorBody } from "../protocol/index.ts";
 import type { ErrorStatus, Failure } from "../run/result.ts";
+import { logLine, routeOf } from "./log.ts";
 
 export type { ErrorStatus };
 
@@ -50,6 +51,7 @@ export function onError(err: Error, c: Context): Response {
     const status = err.status as ErrorStatus;
     return errorResponse(status, status === 413 ? "payload_too_large" : "http_error", err.message || "request failed");
   }
-  console.error(`${c.req.method} ${c.req.path}:`, err);
+  // One JSON line, with the path only: never the query, which may hold a token.
+  logLine({ type: "error", method: c.req.method, route: routeOf(c), path: c.req.path, message: err.message, stack: err.stack }, "error");
   return errorResponse(500, "internal_error", "the relay failed to handle this request");
 }

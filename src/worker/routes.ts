@@ -29,6 +29,7 @@ import { limits, type Env } from "./config.ts";
 import { ApiError, unwrap } from "./errors.ts";
 import { check, cursorOf, jsonBody, mediaType, producerOf } from "./http.ts";
 import { parseNdjson } from "./ndjson.ts";
+import * as op from "./operations.ts";
 import { sseBridge } from "./sse.ts";
 
 /** Set by the relay's app before these routes run: the namespace of run objects. */
@@ -50,6 +51,7 @@ run.use(async (c, next) => {
 /** Append a batch of stream-json lines (NDJSON), optionally as an idempotent producer. */
 run.post(
   "/events",
+  op.appendEvents,
   need("runner"),
   (c, next) => {
     if (!NDJSON_TYPES.has(mediaType(c))) {
@@ -78,7 +80,7 @@ run.post(
 );
 
 /** A page of the log, for pull clients and backfill. */
-run.get("/events", need("read"), async (c) => {
+run.get("/events", op.readEvents, need("read"), async (c) => {
   const after = check(EventId, c.req.query("after") ?? "0", "after");
   const max = limits(c.env).maxPageSize;
   const limit = Math.min(check(EventId, c.req.query("limit") ?? String(max), "limit") || max, max);
@@ -90,17 +92,17 @@ run.get("/events", need("read"), async (c) => {
 });
 
 /** Server-Sent Events: replay after the cursor, then live, then `end`. */
-run.get("/stream", need("read"), async (c) => {
+run.get("/stream", op.streamEvents, need("read"), async (c) => {
   // EventSource sends Last-Event-ID when it reconnects; it wins over the ?after of the original URL.
   const cursor = cursorOf(c.req.header("Last-Event-ID") || c.req.query("after"));
   const res = await subscribe(c, "sse", cursor);
   if (!res.webSocket) return res; // 204 after the end, or an error
   const l = limits(c.env);
-  return sseBridge(res.webSocket, { keepAliveMs: l.sseKeepAliveSeconds * 1000, maxBufferBytes: l.sseMaxBufferBytes });
+  return sseBridge(res.webSocket, { keepAliveMs: l.sseKeepAliveSeconds * 1000, maxBufferBytes: l.sseMaxBufferBytes, runId: c.var.runId });
 });
 
 /** WebSocket viewers, accepted by the object with the hibernation API. */
-run.get("/ws", need("read"), async (c) => {
+run.get("/ws", op.openWebSocket, need("read"), async (c) => {
   if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
     throw new ApiError(426, "upgrade_required", "this endpoint takes a WebSocket upgrade");
   }
@@ -108,7 +110,7 @@ run.get("/ws", need("read"), async (c) => {
 });
 
 /** A participant sends a message to the running agent. */
-run.post("/messages", need("write"), inputBodyLimit, async (c) => {
+run.post("/messages", op.postMessage, need("write"), inputBodyLimit, async (c) => {
   const body = check(MessageBody, await jsonBody(c), "body");
   const input = { kind: "message" as const, message: toUserMessage(body.message), ...(body.clientId && { clientId: body.clientId }) };
   const result = unwrap(await c.var.run.postInput(c.var.runId, input, idempotencyKeyOf(c)));
@@ -116,7 +118,7 @@ run.post("/messages", need("write"), inputBodyLimit, async (c) => {
 });
 
 /** A participant asks the agent to stop its turn. The body is optional. */
-run.post("/interrupt", need("write"), inputBodyLimit, async (c) => {
+run.post("/interrupt", op.interrupt, need("write"), inputBodyLimit, async (c) => {
   const hasBody = c.req.header("Content-Length") !== "0" && c.req.header("Content-Type") !== undefined;
   const body = hasBody ? check(InterruptBody, await jsonBody(c), "body") : {};
   const input = { kind: "interrupt" as const, ...(body.clientId && { clientId: body.clientId }) };
@@ -125,7 +127,7 @@ run.post("/interrupt", need("write"), inputBodyLimit, async (c) => {
 });
 
 /** The runner's long-poll for inputs; `after=K` acknowledges every input up to K. */
-run.get("/inputs", need("runner"), async (c) => {
+run.get("/inputs", op.pollInputs, need("runner"), async (c) => {
   const after = check(EventId, c.req.query("after") ?? "0", "after");
   const max = limits(c.env).maxWaitSeconds;
   const wait = check(EventId, c.req.query("wait") ?? String(DEFAULT_WAIT_SECONDS), "wait");
@@ -135,20 +137,20 @@ run.get("/inputs", need("runner"), async (c) => {
 });
 
 /** The runner ends the run with its final status. */
-run.post("/complete", need("runner"), async (c) => {
+run.post("/complete", op.completeRun, need("runner"), async (c) => {
   const body = check(CompleteBody, await jsonBody(c), "body");
   const result = unwrap(await c.var.run.complete(c.var.runId, body));
   return c.json({ lastEventId: result.lastEventId });
 });
 
 /** Status and viewer counts. */
-run.get("/", need("read"), async (c) => {
+run.get("/", op.runInfo, need("read"), async (c) => {
   const { ok: _, ...info } = unwrap(await c.var.run.info());
   return c.json(info);
 });
 
 /** Admin: delete the run's data now; its viewers are ended. */
-run.delete("/", need("admin"), async (c) => {
+run.delete("/", op.deleteRun, need("admin"), async (c) => {
   unwrap(await c.var.run.erase());
   return c.body(null, 204);
 });

@@ -5,12 +5,15 @@
  * without parsing them.
  */
 import { SSE_KEEPALIVE } from "../protocol/index.ts";
+import { logLine } from "./log.ts";
 
 export interface BridgeOptions {
   /** Interval of `: keep-alive` comments, so proxies keep an idle stream open. */
   keepAliveMs: number;
   /** Bytes queued for a client that does not read; past this it is dropped (it reconnects and catches up). */
   maxBufferBytes: number;
+  /** The run, for the log line written when a slow reader is dropped. */
+  runId?: string;
 }
 
 /**
@@ -43,7 +46,11 @@ export function sseBridge(ws: WebSocket, opts: BridgeOptions): Response {
         const push = (text: string) => {
           if (!open) return;
           controller.enqueue(encoder.encode(text));
-          if ((controller.desiredSize ?? 0) < 0) finish(); // a slow reader: drop it rather than buffer without bound
+          const desired = controller.desiredSize ?? 0;
+          if (desired >= 0) return;
+          // A slow reader: drop it rather than buffer without bound.
+          logLine({ type: "sse", event: "dropped_slow", runId: opts.runId, bufferedBytes: opts.maxBufferBytes - desired });
+          finish();
         };
         ws.accept();
         ws.addEventListener("message", (e) => push(typeof e.data === "string" ? e.data : ""));

@@ -1,0 +1,92 @@
+/**
+ * The Worker's logs: one JSON line per request (`type: "request"`), plus a few
+ * notable events (`type: "error"`, `type: "sse"`), each written with
+ * `console.log(JSON.stringify(…))` so Workers Logs (`[observability]` in
+ * wrangler.toml) indexes every field. A line never holds a token, the
+ * Authorization header, the query string or the secret: only the path, the
+ * matched route pattern and the run id.
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import { matchedRoutes } from "hono/route";
+
+/** Writes one JSON log line; fields that are `undefined` are left out. */
+export function logLine(fields: { type: string } & Record<string, unknown>, level: "log" | "error" = "log"): void {
+  console[level](JSON.stringify(fields));
+}
+
+/**
+ * The route pattern the request matched, e.g. `/api/v1/workflows/:runId/events`
+ * (with the prefix the relay is mounted under); undefined if no route matched
+ * (a 404). Middleware (`use`) patterns do not count.
+ */
+export function routeOf(c: Context): string | undefined {
+  return matchedRoutes(c).findLast((r) => r.method !== "ALL")?.path;
+}
+
+/** The value of `:name` in the request's path, read by position from the route pattern. */
+function paramOf(route: string | undefined, path: string, name: string): string | undefined {
+  const at = route?.split("/").indexOf(`:${name}`) ?? -1;
+  const segment = at < 0 ? undefined : path.split("/")[at];
+  if (!segment) return undefined;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+const byteCount = (value: string | null | undefined): number | undefined => {
+  const n = value == null || value === "" ? NaN : Number(value);
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+};
+
+const isJson = (res: Response) => /^application\/json\b/i.test(res.headers.get("Content-Type") ?? "");
+
+/**
+ * hono middleware: one `type: "request"` line per request, once the response
+ * is ready — for SSE and WebSocket upgrades that is when the stream starts
+ * (status 200 or 101), not when it ends. A JSON response without a
+ * Content-Length (every one the relay builds from a string) is read once and
+ * sent with one, so the line can give `bytesOut`, and, for an error, the
+ * `error` code of its body. Register it first, so it sees every response,
+ * errors and 404s included.
+ */
+export const logRequests: MiddlewareHandler = async (c, next) => {
+  const start = Date.now();
+  await next();
+  let res = c.res;
+  let bytesOut = byteCount(res.headers.get("Content-Length"));
+  let error: string | undefined; // the code of an error body
+  if (res.body !== null && isJson(res) && (bytesOut === undefined || res.status >= 400)) {
+    const body = await res.arrayBuffer();
+    bytesOut = body.byteLength;
+    if (res.status >= 400) error = errorCodeOf(body);
+    const headers = new Headers(res.headers);
+    headers.set("Content-Length", String(bytesOut));
+    c.res = new Response(body, { status: res.status, statusText: res.statusText, headers });
+    res = c.res;
+  }
+  const route = routeOf(c);
+  logLine({
+    type: "request",
+    method: c.req.method,
+    route,
+    path: c.req.path,
+    runId: paramOf(route, c.req.path, "runId"),
+    status: res.status,
+    durationMs: Date.now() - start,
+    bytesIn: byteCount(c.req.header("Content-Length")),
+    bytesOut,
+    error,
+  });
+};
+
+/** The `code` of an `{ "error": { "code", "message" } }` body. */
+function errorCodeOf(body: ArrayBuffer): string | undefined {
+  try {
+    const code = (JSON.parse(new TextDecoder().decode(body)) as { error?: { code?: unknown } }).error?.code;
+    return typeof code === "string" ? code : undefined;
+  } catch {
+    return undefined;
+  }
+}
