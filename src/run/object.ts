@@ -15,9 +15,9 @@ import {
   PING_FRAME,
   PONG_FRAME,
   type CompleteBody,
+  type EntryType,
   type EventsPage,
   type InputAccepted,
-  type InputEntryData,
   type InputsReply,
   type NewInput,
   type Producer,
@@ -25,12 +25,13 @@ import {
   type StatusData,
 } from "../protocol/index.ts";
 import { InputQueue } from "./inputs.ts";
+import { Intake } from "./intake.ts";
 import { limits, type LimitVars } from "./limits.ts";
 import { EventLog, type StoredEntry } from "./log.ts";
 import { logLine } from "./logline.ts";
 import { isEnded, RunMeta } from "./meta.ts";
 import { Producers } from "./producers.ts";
-import { fail, type Result } from "./result.ts";
+import { endedFailure, fail, utf8Length, type Result } from "./result.ts";
 import { Retention } from "./retention.ts";
 import { cursorPastEnd, onFrame, upgrade, type SocketHost } from "./sockets.ts";
 import { Subscribers, type RunState } from "./subscribers.ts";
@@ -46,6 +47,7 @@ export class RunObject extends DurableObject<RunEnv> {
   #producers!: Producers;
   #inputs!: InputQueue;
   #subscribers!: Subscribers;
+  #intake!: Intake;
   readonly #retention: Retention;
   /** What the socket side (sockets.ts) sees of this object. */
   readonly #sockets: SocketHost = {
@@ -70,6 +72,16 @@ export class RunObject extends DurableObject<RunEnv> {
     this.#producers = new Producers(sql);
     this.#inputs = new InputQueue(sql);
     this.#subscribers = new Subscribers(this.ctx, this.#log, () => this.#state());
+    this.#intake = new Intake({
+      inputs: this.#inputs,
+      log: this.#log,
+      storage: this.ctx.storage,
+      subscribers: this.#subscribers,
+      limits: () => limits(this.env),
+      state: () => this.#state(),
+      gone: () => this.#gone(),
+      write: (...args) => this.#write(...args),
+    });
   }
 
   /** Appends a batch of stream-json lines (already checked by the Worker). */
@@ -81,16 +93,7 @@ export class RunObject extends DurableObject<RunEnv> {
     if (verdict?.duplicate) return { ok: true, duplicate: true, lastEventId: this.#log.lastId(), producer: verdict.duplicate };
     const ended = this.#endedFailure();
     if (ended) return ended;
-
-    const now = Date.now();
-    const batch = this.ctx.storage.transactionSync(() => {
-      this.#meta.touch(runId, now, bytes);
-      const rows = this.#log.append("sdk", lines, now);
-      if (producer) this.#producers.commit(producer, now);
-      return rows;
-    });
-    this.#subscribers.publish(batch);
-    this.#retention.arm(now);
+    const batch = this.#write(runId, "sdk", lines, bytes, (_, now) => producer && this.#producers.commit(producer, now));
     const lastEventId = batch.at(-1)!.id;
     return { ok: true, duplicate: false, lastEventId, ...(producer && { producer: { epoch: producer.epoch, seq: producer.seq } }) };
   }
@@ -104,78 +107,21 @@ export class RunObject extends DurableObject<RunEnv> {
       if (meta.status === body.status) return { ok: true, lastEventId: this.#log.lastId() };
       return fail(409, "run_ended", `the run already ended as ${meta.status}`);
     }
-    const now = Date.now();
     const data = JSON.stringify({ status: body.status, ...(body.reason !== undefined && { reason: body.reason }) } satisfies StatusData);
-    const batch = this.ctx.storage.transactionSync(() => {
-      this.#meta.touch(runId, now, utf8Length(data));
-      this.#meta.end(body.status, body.reason, now);
-      return this.#log.append("status", [data], now);
-    });
-    this.#subscribers.publish(batch);
-    this.#retention.arm(now);
+    const batch = this.#write(runId, "status", [data], utf8Length(data), (_, now) => this.#meta.end(body.status, body.reason, now));
     this.#inputs.wake(); // waiting long-polls answer `ended`
     logLine({ type: "run", event: "ended", runId, status: body.status, ...(body.reason !== undefined && { reason: body.reason }) });
     return { ok: true, lastEventId: batch[0]!.id };
   }
 
-  /**
-   * Queues a message or interrupt for the runner and logs it as an `input`
-   * entry, so every viewer sees it at once. The same idempotency key always
-   * answers the same input.
-   */
+  /** Queues a message or interrupt for the runner (intake.ts). */
   postInput(runId: string, input: NewInput, key?: string): Result<InputAccepted> {
-    const gone = this.#gone();
-    if (gone) return gone;
-    const known = key === undefined ? null : this.#inputs.byKey(key);
-    if (known) return { ok: true, ...known };
-    const ended = this.#endedFailure();
-    if (ended) return ended;
-    const limit = limits(this.env);
-    if (input.kind === "message") {
-      const size = utf8Length(JSON.stringify(input.message));
-      if (size > limit.maxMessageBytes) {
-        return fail(413, "message_too_large", `the message is ${size} bytes; a message may be at most ${limit.maxMessageBytes}`);
-      }
-    }
-    if (this.#inputs.pending() >= limit.maxPendingInputs) {
-      return fail(429, "too_many_inputs", `${limit.maxPendingInputs} inputs are already waiting for the runner`);
-    }
-    const now = Date.now();
-    const id = this.#inputs.lastId() + 1;
-    const data: InputEntryData = { ...input, inputId: id };
-    const json = JSON.stringify(data);
-    const batch = this.ctx.storage.transactionSync(() => {
-      this.#meta.touch(runId, now, utf8Length(json));
-      const rows = this.#log.append("input", [json], now);
-      this.#inputs.add({ ...input, id }, rows[0]!.id, key, now);
-      return rows;
-    });
-    this.#subscribers.publish(batch);
-    this.#retention.arm(now);
-    this.#inputs.wake();
-    return { ok: true, id, eventId: batch[0]!.id };
+    return this.#gone() ?? this.#intake.post(runId, input, key);
   }
 
-  /**
-   * The runner's long-poll. Acknowledges every input up to `after` (viewers see
-   * a `delivered` entry), then answers at once with the inputs after it, or
-   * with `ended`, or waits up to `waitMs` for one to arrive.
-   */
+  /** The runner's long-poll for inputs (intake.ts). */
   async pollInputs(after: number, waitMs: number): Promise<Result<InputsReply>> {
-    const gone = this.#gone();
-    if (gone) return gone;
-    if (after > this.#inputs.lastId()) {
-      return fail(400, "cursor_out_of_range", `input ${after} does not exist (last input ${this.#inputs.lastId()})`);
-    }
-    this.#acknowledge(after);
-    for (let waited = false; ; waited = true) {
-      const deleted = this.#gone();
-      if (deleted) return deleted;
-      if (this.#state().ended) return { ok: true, inputs: [], ended: true };
-      const inputs = this.#inputs.after(after, limits(this.env).maxPendingInputs);
-      if (inputs.length > 0 || waited || waitMs === 0) return { ok: true, inputs, ended: false };
-      await this.#inputs.wait(waitMs);
-    }
+    return this.#gone() ?? this.#intake.poll(after, waitMs);
   }
 
   /** A page of entries after `after`, as stored (the Worker joins their JSON text). */
@@ -236,6 +182,24 @@ export class RunObject extends DurableObject<RunEnv> {
     logLine({ type: "run", event: "deleted", runId, cause });
   }
 
+  /**
+   * One write: entries of `type` and whatever `alongside` records (given the
+   * first new id), in one transaction; then, with no await in between, the
+   * fan-out, which the output gate holds until the write is durable.
+   */
+  #write(runId: string, type: EntryType, data: readonly string[], bytes: number, alongside?: (firstId: number, now: number) => void): StoredEntry[] {
+    const now = Date.now();
+    const batch = this.ctx.storage.transactionSync(() => {
+      this.#meta.touch(runId, now, bytes);
+      const rows = this.#log.append(type, data, now);
+      alongside?.(rows[0]!.id, now);
+      return rows;
+    });
+    this.#subscribers.publish(batch);
+    this.#retention.arm(now);
+    return batch;
+  }
+
   /** A deleted run reads as not found, for every request, for good. */
   #gone() {
     return this.#meta.deletedAt() === null ? null : fail(404, "run_not_found", "this run was deleted");
@@ -258,29 +222,12 @@ export class RunObject extends DurableObject<RunEnv> {
     }
   }
 
-  #acknowledge(upTo: number): void {
-    if (upTo === 0) return;
-    const ended = this.#state().ended;
-    const now = Date.now();
-    const batch = this.ctx.storage.transactionSync(() => {
-      const ids = this.#inputs.acknowledge(upTo, now);
-      // After the end the log is closed; the acknowledgement is only recorded.
-      if (ids.length === 0 || ended) return [];
-      const data: InputEntryData = { kind: "delivered", inputIds: ids };
-      return this.#log.append("input", [JSON.stringify(data)], now);
-    });
-    this.#subscribers.publish(batch);
-  }
-
   #state(): RunState {
     const status = this.#meta.status();
     return { lastId: this.#log.lastId(), ended: isEnded(status) ? status : null };
   }
 
   #endedFailure() {
-    const status = this.#meta.status();
-    return isEnded(status) ? fail(409, "run_ended", `the run has ended (${status}); it takes no more events`) : null;
+    return endedFailure(this.#state());
   }
 }
-
-const utf8Length = (text: string) => new TextEncoder().encode(text).length;

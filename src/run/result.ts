@@ -23,3 +23,9 @@ export const fail = (
 /** A failure as an HTTP response with the error shape, for the object's own `fetch`. */
 export const failureResponse = ({ error }: Failure): Response =>
   Response.json({ error: { code: error.code, message: error.message } }, { status: error.status, headers: error.headers });
+
+/** The run has ended: it takes no more events or inputs. */
+export const endedFailure = (state: { ended: string | null }): Failure | null =>
+  state.ended ? fail(409, "run_ended", `the run has ended (${state.ended}); it takes no more events`) : null;
+
+export const utf8Length = (text: string): number => new TextEncoder().encode(text).length;
