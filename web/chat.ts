@@ -127,7 +127,7 @@ function render(entry: ClientEntry): void {
   const d = entry.data as Json;
   if (entry.type === "status") {
     setStatus(d.status);
-    append(el("div", "entry status", `Run ${d.status}${d.reason ? `: ${d.reason}` : ""}`));
+    append(el("div", "entry status", statusText(d)));
     return;
   }
   if (entry.type === "input") {
@@ -140,11 +140,14 @@ function render(entry: ClientEntry): void {
       sentBubbles.set(d.inputId, bubble);
       append(bubble);
     } else if (d.kind === "interrupt") append(el("div", "entry note", "⏹ Stop requested"));
-    else if (d.kind === "delivered") {
+    else if (d.kind === "delivered" || d.kind === "undelivered") {
+      const why = d.reason === "run_ended" ? "the run ended first" : d.reason === "session_closed" ? "the session had closed" : String(d.reason);
+      const mark = d.kind === "delivered" ? "delivered ✓" : `not delivered (${why})`;
       for (const id of d.inputIds ?? []) {
         const meta = sentBubbles.get(id)?.querySelector(".meta");
-        if (meta) meta.textContent = meta.textContent!.replace("queued", "delivered ✓");
+        if (meta) meta.textContent = meta.textContent!.replace("queued", mark);
       }
+      if (d.kind === "undelivered") append(el("div", "entry note undelivered", `${(d.inputIds ?? []).length} input(s) did not reach the agent: ${why}`));
     }
     return;
   }
@@ -171,6 +174,13 @@ function render(entry: ClientEntry): void {
     default:
       return; // other stream-json types (lifecycle, hooks …) are not shown
   }
+}
+
+/** A status entry in words: the end, a runner gone quiet (stalled), or back. */
+function statusText(d: Json): string {
+  if (d.status === "stalled") return `The runner has gone quiet (${d.reason ?? "no word from it"}); waiting for it to come back`;
+  if (d.status === "running") return "The runner is back";
+  return `Run ${d.status}${d.reason ? `: ${d.reason}` : ""}`;
 }
 
 // --- status, connection, composer --------------------------------------------------------

@@ -8,21 +8,36 @@ export interface RunEnd {
   lastEventId: number;
 }
 
+/** A token, or a function that gives a fresh one (called before every connection and after a `token_expired`). */
+export type TokenSource = string | (() => string | Promise<string>);
+
 export class RunApi {
   /** `…/api/v1/workflows/:runId` */
   readonly base: string;
-  readonly token: string | undefined;
-  readonly doFetch: typeof fetch;
+  readonly #source: TokenSource | undefined;
+  readonly #fetch: typeof fetch;
+  #token: string | undefined;
 
-  constructor(url: string, runId: string, token: string | undefined, doFetch: typeof fetch) {
+  constructor(url: string, runId: string, token: TokenSource | undefined, doFetch: typeof fetch) {
     this.base = `${url.replace(/\/+$/, "")}${API_BASE}/${encodeURIComponent(runId)}`;
-    this.token = token;
-    this.doFetch = doFetch;
+    this.#source = token;
+    this.#token = typeof token === "string" ? token : undefined;
+    this.#fetch = doFetch;
+  }
+
+  /** True when tokens come from a function, so an expired one can be replaced. */
+  get renews(): boolean {
+    return typeof this.#source === "function";
+  }
+
+  /** Takes a fresh token from the token function (a fixed token stays as it is). */
+  async refresh(): Promise<void> {
+    if (typeof this.#source === "function") this.#token = await this.#source();
   }
 
   /** A stream URL with the token in `?token=` (EventSource and browsers' WebSocket cannot set headers). */
   streamUrl(path: string): string {
-    return `${this.base}${path}${this.token ? `&token=${encodeURIComponent(this.token)}` : ""}`;
+    return `${this.base}${path}${this.#token ? `&token=${encodeURIComponent(this.#token)}` : ""}`;
   }
 
   /**
@@ -31,7 +46,7 @@ export class RunApi {
    * refuses (401, 403, 404 …).
    */
   async endedAfter(after: number): Promise<RunEnd | null> {
-    const res = await this.doFetch(`${this.base}/events?after=${after}&limit=1`, { headers: this.#auth() });
+    const res = await this.#request(`/events?after=${after}&limit=1`, {});
     if (res.status !== 200) throw await readError(res);
     const page = (await res.json()) as EventsPage;
     return page.ended && page.events.length === 0 ? { status: page.status as FinalStatus, lastEventId: page.lastEventId } : null;
@@ -39,16 +54,19 @@ export class RunApi {
 
   /** Posts an input (`/messages`, `/interrupt`); a refusal throws a `RelayError`. */
   async post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<InputAccepted> {
-    const res = await this.doFetch(`${this.base}${path}`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", ...this.#auth(), ...headers },
-      body: JSON.stringify(body),
-    });
+    const res = await this.#request(path, { method: "POST", headers: { "Content-Type": "application/json", ...headers }, body: JSON.stringify(body) });
     if (res.status !== 202) throw await readError(res);
     return (await res.json()) as InputAccepted;
   }
 
-  #auth(): Record<string, string> {
-    return this.token ? { Authorization: `Bearer ${this.token}` } : {};
+  /** A request with the token; a `401 token_expired` takes one fresh token from the token function and tries again. */
+  async #request(path: string, init: RequestInit & { headers?: Record<string, string> }): Promise<Response> {
+    const send = () => this.#fetch(`${this.base}${path}`, { ...init, headers: { ...init.headers, ...(this.#token && { Authorization: `Bearer ${this.#token}` }) } });
+    const res = await send();
+    if (res.status !== 401 || !this.renews) return res;
+    const error = await readError(res.clone());
+    if (error.code !== "token_expired") return res;
+    await this.refresh();
+    return send();
   }
 }

@@ -9,13 +9,13 @@
  * last id it handed out. It uses the platform's EventSource or WebSocket (pass
  * constructors in where the runtime has none). No Worker-only imports.
  */
-import { CLOSE_RUN_DELETED } from "../protocol/constants.ts";
+import { CLOSE_RUN_DELETED, CLOSE_TOKEN_EXPIRED, SSE_TOKEN_EXPIRED_EVENT } from "../protocol/constants.ts";
 import { RelayError } from "../protocol/errors.ts";
 // Types only: the relay is trusted to speak the contract, and a browser bundle stays free of the schemas.
 import type { Entry, EntryType, FinalStatus, InputAccepted, ServerFrame, UserMessage } from "../protocol/index.ts";
-import { RunApi, type RunEnd } from "./http.ts";
+import { RunApi, type RunEnd, type TokenSource } from "./http.ts";
 
-export { RelayError, type RunEnd };
+export { RelayError, type RunEnd, type TokenSource };
 export type { Entry, EntryType, FinalStatus, InputAccepted, UserMessage };
 
 /** An entry as a client sees it (SSE carries no timestamps). */
@@ -28,8 +28,12 @@ export interface ConnectOptions {
   /** The relay, e.g. https://relay.example.com (or "" for the page's own origin). */
   url: string;
   runId: string;
-  /** A read token (or write, to send messages and interrupts). */
-  token?: string;
+  /**
+   * A read token (or write, to send messages and interrupts), or a function that returns a fresh one:
+   * it is called before every (re)connection, and when the relay ends a stream because its token
+   * expired, so a long-lived view renews its tokens and resumes from its last id.
+   */
+  token?: TokenSource;
   transport?: "sse" | "ws";
   /** Start after this id (default 0: from the start). */
   after?: number;
@@ -129,21 +133,29 @@ export function connect(opts: ConnectOptions): RunConnection {
     setState("failed");
   };
 
-  /** After a drop: wait (with backoff), ask the relay where things stand, then open again. */
-  const reconnect = () => {
+  /**
+   * After a drop: wait (with backoff; at once when the token expired), take a fresh token, ask the relay
+   * where things stand, then open again.
+   */
+  const reconnect = (now = false) => {
     if (terminal() || timer !== undefined) return;
     current?.close();
     current = undefined;
     setState("reconnecting");
-    const ceiling = Math.min(retry.maxMs, retry.baseMs * 2 ** attempt++);
+    const ceiling = now ? 0 : Math.min(retry.maxMs, retry.baseMs * 2 ** attempt++);
     timer = setTimeout(() => {
       timer = undefined;
-      api.endedAfter(lastEventId).then(
-        (end) => (end ? finish(end) : open()),
-        (err) => (err instanceof RelayError && err.status >= 400 && err.status < 500 ? fail(err) : reconnect()),
-      );
+      api
+        .refresh()
+        .then(() => api.endedAfter(lastEventId))
+        .then(
+          (end) => (end ? finish(end) : open()),
+          (err) => (err instanceof RelayError && err.status >= 400 && err.status < 500 ? fail(err) : reconnect()),
+        );
     }, ceiling / 2 + (Math.random() * ceiling) / 2);
   };
+  /** The relay ended the stream because its token expired: renew and resume at once (a fixed token fails then). */
+  const expired = () => reconnect(api.renews);
 
   function open(): void {
     if (terminal()) return;
@@ -152,12 +164,7 @@ export function connect(opts: ConnectOptions): RunConnection {
   }
 
   function openSse(): void {
-    if (!ES) throw new Error("no EventSource here: pass one in ConnectOptions.EventSource");
-    streamSse();
-  }
-
-  function streamSse(): void {
-    if (terminal() || !ES) return;
+    if (!ES) return;
     const es = new ES(api.streamUrl(`/stream?after=${lastEventId}`));
     let closed = false;
     current = { close: () => ((closed = true), es.close()) };
@@ -171,12 +178,13 @@ export function connect(opts: ConnectOptions): RunConnection {
       es.addEventListener(event, onEntry(type) as EventListener);
     }
     es.addEventListener("end", ((e: MessageEvent) => !closed && finish(JSON.parse(e.data) as RunEnd)) as EventListener);
+    es.addEventListener(SSE_TOKEN_EXPIRED_EVENT, () => !closed && expired());
     // EventSource would reconnect on its own; the client does it instead, from the last id it handed out.
     es.addEventListener("error", () => !closed && reconnect());
   }
 
   function openWs(): void {
-    if (!WS) throw new Error("no WebSocket here: pass one in ConnectOptions.WebSocket");
+    if (!WS) return;
     const ws = new WS(api.streamUrl(`/ws?after=${lastEventId}`).replace(/^http/, "ws"));
     let closed = false;
     current = { close: () => ((closed = true), ws.close()) };
@@ -192,12 +200,17 @@ export function connect(opts: ConnectOptions): RunConnection {
     ws.addEventListener("close", (e) => {
       if (closed) return;
       if (e.code === CLOSE_RUN_DELETED) fail(new RelayError(404, "run_not_found", "the run was deleted"));
+      else if (e.code === CLOSE_TOKEN_EXPIRED) expired();
       else reconnect();
     });
     ws.addEventListener("error", () => !closed && reconnect()); // a failed handshake may fire only this
   }
 
-  open();
+  if (transport === "ws" && !WS) throw new Error("no WebSocket here: pass one in ConnectOptions.WebSocket");
+  if (transport === "sse" && !ES) throw new Error("no EventSource here: pass one in ConnectOptions.EventSource");
+  // A token function is asked first; if it fails, the client retries with backoff as after a drop.
+  if (api.renews) api.refresh().then(open, () => reconnect());
+  else open();
 
   return {
     get state() {

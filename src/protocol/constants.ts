@@ -32,3 +32,8 @@ export const IDEMPOTENCY_HEADER = "Idempotency-Key";
 
 /** The `wait` a runner should use for `GET /inputs`: under the cap, with room to spare. */
 export const DEFAULT_WAIT_SECONDS = 25;
+
+/** Close code sent to a WebSocket viewer when its token expires: renew the token and resume from the last id. */
+export const CLOSE_TOKEN_EXPIRED = 4401;
+/** The SSE event that ends a stream whose token expired (no `id:`; renew the token and resume from the last id). */
+export const SSE_TOKEN_EXPIRED_EVENT = "token_expired";
