@@ -195,6 +195,9 @@ export function connect(opts: ConnectOptions): RunConnection {
       if (f.type === "events") {
         for (const entry of f.events) if (!handOut(entry)) return reconnect();
       } else if (f.type === "end") finish({ status: f.status, lastEventId: f.lastEventId });
+      // The relay ends a socket whose token expired with this frame, then close code 4401; act on the frame,
+      // since a close can take seconds to arrive through proxies.
+      else if (f.type === "error" && f.error.code === "token_expired") expired();
       else if (f.type === "error") emit("error", new RelayError(0, f.error.code, f.error.message));
     });
     ws.addEventListener("close", (e) => {

@@ -1,5 +1,6 @@
 /** The WebSocket frames of `GET /ws`, both ways, and the events of `GET /stream`. */
 import { z } from "zod";
+import { SSE_TOKEN_EXPIRED_EVENT } from "./constants.ts";
 import { ClientId, InputEntryData, MessageInput } from "./inputs.ts";
 import { Entry, ErrorInfo, FinalStatus, StatusData } from "./run.ts";
 
@@ -9,7 +10,7 @@ export const ServerFrame = z.discriminatedUnion("type", [
   z.object({ type: z.literal("events"), events: z.array(Entry) }),
   /** The run has ended and the client has everything; the socket closes next. */
   z.object({ type: z.literal("end"), status: FinalStatus, lastEventId: z.number().int() }),
-  /** A client frame was refused; `clientId` echoes the frame's, if it had one. */
+  /** A client frame was refused (`clientId` echoes the frame's, if it had one), or the token expired (code `token_expired`, then close 4401). */
   z.object({ type: z.literal("error"), error: ErrorInfo, clientId: z.string().optional() }),
   z.object({ type: z.literal("pong") }),
   /** A `message` or `interrupt` frame was queued as input `id`, logged as entry `eventId`. */
@@ -17,7 +18,7 @@ export const ServerFrame = z.discriminatedUnion("type", [
 ]).meta({
   id: "ServerFrame",
   description:
-    "A frame the relay sends on `GET /ws` (JSON text): `events` (one per batch, ids strictly increasing), `end` (then the socket closes with 1000), `error` (a client frame was refused; the socket stays open), `pong`, `ack` (a `message` or `interrupt` was queued).",
+    "A frame the relay sends on `GET /ws` (JSON text): `events` (one per batch, ids strictly increasing), `end` (then the socket closes with 1000), `error` (a client frame was refused and the socket stays open; or code `token_expired`, then close 4401), `pong`, `ack` (a `message` or `interrupt` was queued).",
 });
 export type ServerFrame = z.infer<typeof ServerFrame>;
 
@@ -57,8 +58,13 @@ export const SseEvent = z
       .object({ id: SseId, data: z.record(z.string(), z.unknown()).meta({ description: "The stream-json line (an SDK message)." }) })
       .meta({ description: "An `sdk` entry: an unnamed event (no `event:` line), so `EventSource.onmessage` receives it." }),
     z.object({ id: SseId, event: z.literal("input"), data: InputEntryData }).meta({ description: "An `input` entry (`event: input`)." }),
-    z.object({ id: SseId, event: z.literal("status"), data: StatusData }).meta({ description: "A `status` entry (`event: status`): the run ended." }),
+    z
+      .object({ id: SseId, event: z.literal("status"), data: StatusData })
+      .meta({ description: "A `status` entry (`event: status`): the run stalled, came back or ended." }),
     z.object({ event: z.literal("end"), data: SseEndData }).meta({ description: "The last event (`event: end`, no `id:`); the stream closes next." }),
+    z.object({ event: z.literal(SSE_TOKEN_EXPIRED_EVENT), data: ErrorInfo }).meta({
+      description: "The token expired (`event: token_expired`, no `id:`); the stream closes next. Renew the token and resume from the last id.",
+    }),
   ])
   .meta({
     id: "SseEvent",

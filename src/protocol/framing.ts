@@ -3,6 +3,8 @@
  * the run object builds each frame once per batch and every transport copies
  * it through. No dependencies.
  */
+import { SSE_TOKEN_EXPIRED_EVENT } from "./constants.ts";
+import type { InputKind } from "./inputs.ts";
 import type { EntryType, FinalStatus } from "./run.ts";
 
 /** An entry as stored: its data is the JSON text of an object, kept as received. */
@@ -41,3 +43,36 @@ export const wsEvents = (entries: readonly EntryText[]): string => `{"type":"eve
 
 /** A WebSocket `end` frame (`ServerFrame`). */
 export const wsEnd = (status: FinalStatus, lastEventId: number): string => JSON.stringify({ type: "end", status, lastEventId });
+
+/** What a token that expired mid-stream is told, before the stream or socket ends. */
+export const TOKEN_EXPIRED_ERROR = {
+  code: "token_expired",
+  message: "the token has expired; renew it and resume from the last id",
+} as const;
+
+/** The last SSE frame of a stream whose token expired (no `id:`). */
+export const sseTokenExpired = (): string => `event: ${SSE_TOKEN_EXPIRED_EVENT}\ndata: ${JSON.stringify(TOKEN_EXPIRED_ERROR)}\n\n`;
+
+/** The WebSocket `error` frame sent before closing with `CLOSE_TOKEN_EXPIRED`. */
+export const wsTokenExpired = (): string => JSON.stringify({ type: "error", error: TOKEN_EXPIRED_ERROR });
+
+/** A queued input as stored: its message is the JSON text it was stored as. */
+export interface InputText {
+  id: number;
+  kind: InputKind;
+  /** JSON text of the user message (`message` inputs). */
+  message: string | null;
+  clientId: string | null;
+  createdAt: number;
+  eventId: number;
+}
+
+/** An input (`Input`) as JSON text, its message copied through as stored. */
+export const inputJson = (i: InputText): string =>
+  `{"id":${i.id},"kind":"${i.kind}"${i.message === null ? "" : `,"message":${i.message}`}${
+    i.clientId === null ? "" : `,"clientId":${JSON.stringify(i.clientId)}`
+  },"createdAt":${i.createdAt},"eventId":${i.eventId}}`;
+
+/** The `GET /inputs` reply (`InputsReply`) as JSON text. */
+export const inputsReplyJson = (inputs: readonly InputText[], ended: boolean, leaseSeconds: number): string =>
+  `{"inputs":[${inputs.map(inputJson).join(",")}],"ended":${ended},"leaseSeconds":${leaseSeconds}}`;

@@ -6,9 +6,11 @@
  */
 export * from "./constants.ts";
 export * from "./errors.ts";
-export * from "./framing.ts";
 export * from "./frames.ts";
+export * from "./framing.ts";
 export * from "./inputs.ts";
+export * from "./issues.ts";
+export * from "./json.ts";
 export * from "./limits.ts";
 export * from "./run.ts";
 export * from "./tokens.ts";

@@ -1,11 +1,35 @@
 /** What participants send to a running agent, and how the runner receives it. */
 import { z } from "zod";
 
+/** The content-block types a user message may hold (the Messages API's user content). */
+export const CONTENT_BLOCK_TYPES = ["text", "image", "document", "tool_result", "search_result"] as const;
+
+const block = <T extends (typeof CONTENT_BLOCK_TYPES)[number]>(type: T, fields: z.ZodRawShape = {}) =>
+  z.looseObject({ type: z.literal(type), ...fields });
+
+/** One content block of a user message: `text` (with a string `text`), `image`, `document`, `tool_result` or `search_result`. */
+export const ContentBlock = z
+  .discriminatedUnion(
+    "type",
+    [block("text", { text: z.string() }), block("image"), block("document"), block("tool_result"), block("search_result")],
+    {
+      error: (issue) => {
+        if (issue.code !== "invalid_union") return undefined;
+        const type = (issue.input as { type?: unknown } | null)?.type;
+        const allowed = CONTENT_BLOCK_TYPES.join(", ");
+        return typeof type === "string"
+          ? `unknown content block type ${JSON.stringify(type.slice(0, 100))}; a user message may hold ${allowed}`
+          : `a content block needs a type: ${allowed}`;
+      },
+    },
+  )
+  .meta({ id: "ContentBlock", description: `A content block of a user message: ${CONTENT_BLOCK_TYPES.map((t) => `\`${t}\``).join(", ")}.` });
+
 /** A user turn as the Agent SDK takes it: text, or content blocks. */
 export const UserMessage = z
   .strictObject({
     role: z.literal("user"),
-    content: z.union([z.string().min(1, "a message needs text"), z.array(z.object({ type: z.string() }).catchall(z.any())).min(1)]),
+    content: z.union([z.string().min(1, "a message needs text"), z.array(ContentBlock).min(1, "a message needs content")]),
   })
   .meta({ id: "UserMessage", description: "A user turn as the Agent SDK takes it: text, or content blocks." });
 export type UserMessage = z.infer<typeof UserMessage>;
@@ -61,22 +85,44 @@ export type Input = z.infer<typeof Input>;
 
 /** `GET /inputs` reply. */
 export const InputsReply = z
-  .object({ inputs: z.array(Input), ended: z.boolean() })
-  .meta({ id: "InputsReply", description: "`GET /inputs` reply: inputs after the cursor, oldest first, and whether the run has ended." });
+  .object({
+    inputs: z.array(Input),
+    ended: z.boolean(),
+    leaseSeconds: z.number().int().positive().meta({
+      description: "`RUNNER_LEASE_SECONDS`: a run whose runner is not heard from (a poll, a heartbeat, any runner request) for this long becomes `stalled`.",
+    }),
+  })
+  .meta({ id: "InputsReply", description: "`GET /inputs` reply: inputs after the cursor, oldest first, whether the run has ended, and the runner's lease." });
 export type InputsReply = z.infer<typeof InputsReply>;
 
 /**
  * The data of `input` log entries, which every viewer sees: a message or an
- * interrupt was accepted, or inputs reached the runner (`delivered`).
+ * interrupt was accepted, inputs reached the runner (`delivered`), or they
+ * never will (`undelivered`: the run ended, or the runner's session closed).
  */
 export const InputEntryData = z
   .discriminatedUnion("kind", [
     z.object({ kind: z.literal("message"), inputId: z.number().int(), message: UserMessage, clientId: z.string().optional() }),
     z.object({ kind: z.literal("interrupt"), inputId: z.number().int(), clientId: z.string().optional() }),
     z.object({ kind: z.literal("delivered"), inputIds: z.array(z.number().int()) }),
+    z.object({ kind: z.literal("undelivered"), inputIds: z.array(z.number().int()), reason: z.string() }),
   ])
-  .meta({ id: "InputEntryData", description: "The data of an `input` entry: an input was accepted, or inputs reached the runner." });
+  .meta({
+    id: "InputEntryData",
+    description: "The data of an `input` entry: an input was accepted, inputs reached the runner (`delivered`), or will never reach it (`undelivered`).",
+  });
 export type InputEntryData = z.infer<typeof InputEntryData>;
 
 export const IdempotencyKey = z.string().min(1).max(256);
 
+/** The reason `POST /complete` (or a lost runner) gives the inputs still queued when the run ends. */
+export const RUN_ENDED_REASON = "run_ended";
+
+/** `POST /inputs/undelivered` body (runner): these inputs will never reach the agent. */
+export const UndeliveredBody = z
+  .strictObject({
+    inputIds: z.array(z.number().int()).min(1).max(1000).meta({ description: "1 to 1,000 input ids; ids no longer queued are ignored." }),
+    reason: z.string().min(1).max(200).meta({ description: "Why, e.g. `session_closed`." }),
+  })
+  .meta({ id: "UndeliveredBody", description: "`POST /inputs/undelivered` body: queued inputs the runner will never deliver." });
+export type UndeliveredBody = z.infer<typeof UndeliveredBody>;

@@ -10,6 +10,12 @@ export const DEFAULT_LIMITS = {
   maxPendingInputs: 1000,
   /** Longest `GET /inputs` wait, in seconds (deploys give in-flight requests 30 s). */
   maxWaitSeconds: 30,
+  /** Deepest nesting of arrays and objects in any JSON a client sends (checked before it is parsed). */
+  maxJsonDepth: 64,
+  /** A run whose runner is not heard from for this long becomes `stalled`. */
+  runnerLeaseSeconds: 90,
+  /** A run stalled for this long ends `failed` (`runner_lost`). */
+  stalledFailAfterSeconds: 3600,
   retentionDays: 7,
 } as const;
 
@@ -22,3 +28,7 @@ export type Limits = { -readonly [K in keyof typeof DEFAULT_LIMITS]: number };
 export const LIMIT_CAPS: Partial<Limits> = {
   maxLineBytes: 1_900_000,
 };
+
+/** The longest `GET /inputs` wait the relay allows for a lease: a live runner calls in at least three times a lease. */
+export const pollWaitCap = (l: Pick<Limits, "maxWaitSeconds" | "runnerLeaseSeconds">): number =>
+  Math.min(l.maxWaitSeconds, Math.max(1, Math.floor(l.runnerLeaseSeconds / 3)));

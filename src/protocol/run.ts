@@ -24,14 +24,15 @@ export type Cursor = z.infer<typeof Cursor>;
 
 export const EntryType = z.enum(["sdk", "input", "status"]).meta({
   id: "EntryType",
-  description: "`sdk`: a stream-json line from the runner; `input`: the input queue moved; `status`: the run ended.",
+  description: "`sdk`: a stream-json line from the runner; `input`: the input queue moved; `status`: the run stalled, came back or ended.",
 });
 export type EntryType = z.infer<typeof EntryType>;
 
-/** `pending`: nothing has been written to the run yet. */
-export const RunStatus = z
-  .enum(["pending", "running", "completed", "failed", "cancelled"])
-  .meta({ id: "RunStatus", description: "`pending` until the first batch, `running`, then a final status." });
+/** `pending`: nothing has been written to the run yet; `stalled`: no runner heard from for its lease. */
+export const RunStatus = z.enum(["pending", "running", "stalled", "completed", "failed", "cancelled"]).meta({
+  id: "RunStatus",
+  description: "`pending` until the first write, `running`, `stalled` while no runner has been heard from for `RUNNER_LEASE_SECONDS`, then a final status.",
+});
 export type RunStatus = z.infer<typeof RunStatus>;
 
 export const FinalStatus = z.enum(["completed", "failed", "cancelled"]).meta({ id: "FinalStatus", description: "How a run ended." });
@@ -50,10 +51,13 @@ export const Entry = z
   .meta({ id: "Entry", description: "One entry of a run's log." });
 export type Entry = z.infer<typeof Entry>;
 
-/** The data of a `status` entry. */
+/** The data of a `status` entry: the run stalled, came back (`running`, reason `runner_back`) or ended. */
 export const StatusData = z
-  .object({ status: FinalStatus, reason: z.string().optional() })
-  .meta({ id: "StatusData", description: "The data of a `status` entry: the run ended." });
+  .object({ status: z.enum(["running", "stalled", "completed", "failed", "cancelled"]), reason: z.string().optional() })
+  .meta({
+    id: "StatusData",
+    description: "The data of a `status` entry: the run `stalled` (no runner heard from), is `running` again (`runner_back`), or ended with a final status.",
+  });
 export type StatusData = z.infer<typeof StatusData>;
 
 /** `POST /complete` body. */
@@ -77,6 +81,12 @@ export const Producer = z.object({
   seq: ProducerNumber,
 });
 export type Producer = z.infer<typeof Producer>;
+
+/** `POST /producers/:producerId/claim` reply: the producer's new epoch; its next batch is seq 0 at that epoch. */
+export const ClaimReply = z
+  .object({ producerId: Producer.shape.id, epoch: z.number().int().nonnegative() })
+  .meta({ id: "ClaimReply", description: "`POST /producers/{producerId}/claim` reply: the new epoch; the next batch at it is `Producer-Seq` 0." });
+export type ClaimReply = z.infer<typeof ClaimReply>;
 
 /** `POST /events` reply. */
 export const AppendReply = z
@@ -112,6 +122,10 @@ export const RunInfo = z
       .meta({ description: "Connected viewers, and runners waiting in a `GET /inputs` long-poll." }),
     /** Inputs queued and not yet acknowledged by a runner. */
     pendingInputs: z.number().int().nonnegative().meta({ description: "Inputs queued and not yet acknowledged by a runner." }),
+    /** Each idempotent producer's epoch and highest seq (-1: claimed, nothing sent yet). */
+    producers: z
+      .record(z.string(), z.object({ epoch: z.number().int().nonnegative(), seq: z.number().int().min(-1) }))
+      .meta({ description: "Each idempotent producer's epoch and the highest seq accepted (-1: claimed, nothing sent at that epoch yet)." }),
   })
   .meta({ id: "RunInfo", description: "`GET /` reply: the run's status and who is connected." });
 export type RunInfo = z.infer<typeof RunInfo>;

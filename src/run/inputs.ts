@@ -3,18 +3,14 @@
  * runner. Ids are dense per run. `GET /inputs?after=K` acknowledges every
  * input up to K (they become delivered), so delivery is at-least-once: a
  * runner that restarts with an older K gets the unacknowledged ones again.
- * Long-polls wait here, woken by a new input or the end of the run.
+ * An input leaves the queue undelivered when the run ends or the runner says
+ * so. Long-polls wait here, woken by a new input or the end of the run.
  */
-import type { Input, InputKind, UserMessage } from "../protocol/index.ts";
+import type { InputKind, InputText, UserMessage } from "../protocol/index.ts";
+import { addColumns } from "./columns.ts";
 
-interface InputRow {
-  id: number;
-  kind: InputKind;
-  message: string | null;
-  clientId: string | null;
-  createdAt: number;
-  eventId: number;
-}
+/** Still queued: neither delivered nor given up. */
+const QUEUED = "delivered_at IS NULL AND undelivered_at IS NULL";
 
 export class InputQueue {
   readonly #waiters = new Set<() => void>();
@@ -28,8 +24,10 @@ export class InputQueue {
       idempotency_key TEXT    UNIQUE,
       event_id        INTEGER NOT NULL,
       created_at      INTEGER NOT NULL,
-      delivered_at    INTEGER
+      delivered_at    INTEGER,
+      undelivered_at  INTEGER
     )`);
+    addColumns(sql, "inputs", { undelivered_at: "INTEGER" });
     sql.exec("CREATE INDEX IF NOT EXISTS inputs_pending ON inputs (id) WHERE delivered_at IS NULL");
   }
 
@@ -45,9 +43,9 @@ export class InputQueue {
     return row ?? null;
   }
 
-  /** Inputs not yet acknowledged by a runner. */
+  /** Inputs still queued: not yet acknowledged by a runner, nor undelivered. */
   pending(): number {
-    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM inputs WHERE delivered_at IS NULL").one().n;
+    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM inputs WHERE ${QUEUED}`).one().n;
   }
 
   /** Queues an input logged as entry `eventId`. Call inside a transaction. */
@@ -69,36 +67,40 @@ export class InputQueue {
     );
   }
 
-  /** Marks every input up to `upTo` delivered; returns the ids that were not yet. Call inside a transaction. */
+  /** Marks every queued input up to `upTo` delivered; returns their ids. Call inside a transaction. */
   acknowledge(upTo: number, now: number): number[] {
-    return this.sql
-      .exec<{ id: number }>("UPDATE inputs SET delivered_at = ? WHERE id <= ? AND delivered_at IS NULL RETURNING id", now, upTo)
-      .toArray()
-      .map((r) => r.id)
-      .sort((a, b) => a - b);
+    return ids(this.sql.exec<{ id: number }>(`UPDATE inputs SET delivered_at = ? WHERE id <= ? AND ${QUEUED} RETURNING id`, now, upTo));
   }
 
-  /** Inputs after `after` that no runner has acknowledged, oldest first. */
-  after(after: number, limit: number): Input[] {
+  /**
+   * Takes inputs out of the queue undelivered: those of `only` that are still
+   * queued, or every queued one; returns their ids. Call inside a transaction.
+   */
+  undeliver(now: number, only?: readonly number[]): number[] {
+    return ids(
+      only === undefined
+        ? this.sql.exec<{ id: number }>(`UPDATE inputs SET undelivered_at = ? WHERE ${QUEUED} RETURNING id`, now)
+        : this.sql.exec<{ id: number }>(
+            `UPDATE inputs SET undelivered_at = ? WHERE ${QUEUED} AND id IN (SELECT value FROM json_each(?)) RETURNING id`,
+            now,
+            JSON.stringify(only),
+          ),
+    );
+  }
+
+  /**
+   * Queued inputs after `after`, oldest first, each message as the JSON text
+   * it was stored as: the Worker joins them into its reply without parsing.
+   */
+  after(after: number, limit: number): InputText[] {
     return this.sql
-      .exec<Record<keyof InputRow, never>>(
+      .exec<Record<keyof InputText, never>>(
         `SELECT id, kind, message, client_id AS clientId, created_at AS createdAt, event_id AS eventId
-         FROM inputs WHERE id > ? AND delivered_at IS NULL ORDER BY id LIMIT ?`,
+         FROM inputs WHERE id > ? AND ${QUEUED} ORDER BY id LIMIT ?`,
         after,
         limit,
       )
-      .toArray()
-      .map((row) => {
-        const r = row as InputRow;
-        return {
-          id: r.id,
-          kind: r.kind,
-          ...(r.message !== null && { message: JSON.parse(r.message) as UserMessage }),
-          ...(r.clientId !== null && { clientId: r.clientId }),
-          createdAt: r.createdAt,
-          eventId: r.eventId,
-        };
-      });
+      .toArray() as InputText[];
   }
 
   /** Resolves on the next `wake()` or after `ms`, whichever is first; its timer is always cleared. */
@@ -124,3 +126,5 @@ export class InputQueue {
     for (const done of [...this.#waiters]) done();
   }
 }
+
+const ids = (rows: SqlStorageCursor<{ id: number }>): number[] => rows.toArray().map((r) => r.id).sort((a, b) => a - b);

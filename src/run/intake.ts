@@ -1,12 +1,13 @@
 /**
  * What participants send and the runner takes: accepting a message or an
  * interrupt (queued, and logged as an `input` entry so every viewer sees it
- * at once), and the runner's long-poll, which acknowledges what it injected
- * (viewers see a `delivered` entry).
+ * at once), the runner's long-poll, which acknowledges what it injected
+ * (viewers see a `delivered` entry), and inputs the runner gives up on
+ * (viewers see an `undelivered` entry).
  */
-import type { EntryType, InputAccepted, InputEntryData, InputsReply, Limits, NewInput } from "../protocol/index.ts";
+import type { InputAccepted, InputEntryData, InputText, Limits, NewInput } from "../protocol/index.ts";
 import type { InputQueue } from "./inputs.ts";
-import type { EventLog, StoredEntry } from "./log.ts";
+import type { EventLog, NewEntry, Write } from "./log.ts";
 import { endedFailure, fail, utf8Length, type Failure, type Result } from "./result.ts";
 import type { RunState, Subscribers } from "./subscribers.ts";
 
@@ -20,8 +21,12 @@ export interface IntakeParts {
   state(): RunState;
   /** A failure if the run was deleted (it can be, while a long-poll waits). */
   gone(): Failure | null;
-  /** The object's write: entries plus what `alongside` records, in one transaction, then the fan-out. */
-  write(runId: string, type: EntryType, data: readonly string[], bytes: number, alongside?: (firstId: number, now: number) => void): StoredEntry[];
+  write: Write;
+}
+
+/** The `input` entry saying these inputs will never reach the agent. */
+export function undeliveredEntry(inputIds: number[], reason: string): NewEntry {
+  return { type: "input", data: JSON.stringify({ kind: "undelivered", inputIds, reason } satisfies InputEntryData) };
 }
 
 export class Intake {
@@ -45,8 +50,8 @@ export class Intake {
       return fail(429, "too_many_inputs", `${limit.maxPendingInputs} inputs are already waiting for the runner`);
     }
     const id = inputs.lastId() + 1;
-    const json = JSON.stringify({ ...input, inputId: id } satisfies InputEntryData);
-    const batch = this.run.write(runId, "input", [json], utf8Length(json), (eventId, now) => inputs.add({ ...input, id }, eventId, key, now));
+    const data = JSON.stringify({ ...input, inputId: id } satisfies InputEntryData);
+    const batch = this.run.write(runId, [{ type: "input", data }], { alongside: (eventId, now) => inputs.add({ ...input, id }, eventId, key, now) });
     inputs.wake();
     return { ok: true, id, eventId: batch[0]!.id };
   }
@@ -54,9 +59,10 @@ export class Intake {
   /**
    * The long-poll: acknowledges every input up to `after`, then answers at
    * once with the inputs after it, or with `ended`, or waits up to `waitMs`
-   * for one to arrive.
+   * for one to arrive. Inputs come back as stored text: nothing between the
+   * acknowledgement and the answer parses or re-serialises them.
    */
-  async poll(after: number, waitMs: number): Promise<Result<InputsReply>> {
+  async poll(after: number, waitMs: number): Promise<Result<{ inputs: InputText[]; ended: boolean }>> {
     const { inputs } = this.run;
     if (after > inputs.lastId()) {
       return fail(400, "cursor_out_of_range", `input ${after} does not exist (last input ${inputs.lastId()})`);
@@ -72,6 +78,15 @@ export class Intake {
     }
   }
 
+  /** The runner will never deliver these inputs: those still queued leave the queue, logged in one `undelivered` entry. */
+  undeliver(runId: string, inputIds: number[], reason: string): Result<{ lastEventId: number }> {
+    const batch = this.run.write(runId, (now) => {
+      const ids = this.run.inputs.undeliver(now, inputIds);
+      return ids.length === 0 ? [] : [undeliveredEntry(ids, reason)];
+    });
+    return { ok: true, lastEventId: batch.at(-1)?.id ?? this.run.log.lastId() };
+  }
+
   #acknowledge(upTo: number): void {
     if (upTo === 0) return;
     const ended = this.run.state().ended;
@@ -81,7 +96,7 @@ export class Intake {
       // After the end the log is closed; the acknowledgement is only recorded.
       if (ids.length === 0 || ended) return [];
       const data: InputEntryData = { kind: "delivered", inputIds: ids };
-      return this.run.log.append("input", [JSON.stringify(data)], now);
+      return this.run.log.append([{ type: "input", data: JSON.stringify(data) }], now);
     });
     this.run.subscribers.publish(batch);
   }

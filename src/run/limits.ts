@@ -15,6 +15,12 @@ export interface LimitVars {
   MAX_MESSAGE_BYTES?: string;
   MAX_PENDING_INPUTS?: string;
   MAX_WAIT_SECONDS?: string;
+  /** Deepest nesting of JSON a client sends (default 64). */
+  MAX_JSON_DEPTH?: string;
+  /** Seconds without a runner request before a running run becomes `stalled` (default 90). */
+  RUNNER_LEASE_SECONDS?: string;
+  /** Seconds a run may stay `stalled` before it ends `failed` with `runner_lost` (default 3600). */
+  STALLED_FAIL_AFTER_SECONDS?: string;
 }
 
 const VAR_OF: Record<keyof Limits, keyof LimitVars> = {
@@ -27,6 +33,9 @@ const VAR_OF: Record<keyof Limits, keyof LimitVars> = {
   maxMessageBytes: "MAX_MESSAGE_BYTES",
   maxPendingInputs: "MAX_PENDING_INPUTS",
   maxWaitSeconds: "MAX_WAIT_SECONDS",
+  maxJsonDepth: "MAX_JSON_DEPTH",
+  runnerLeaseSeconds: "RUNNER_LEASE_SECONDS",
+  stalledFailAfterSeconds: "STALLED_FAIL_AFTER_SECONDS",
   retentionDays: "RETENTION_DAYS",
 };
 

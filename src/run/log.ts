@@ -3,10 +3,29 @@
  * Ids are dense (1, 2, 3 …) and assigned here. `data` is kept as JSON text so
  * that frames are built by joining strings, never by re-serialising.
  */
-import type { EntryText, EntryType } from "../protocol/index.ts";
+import type { EntryText } from "../protocol/index.ts";
 
 /** An entry as stored: `data` is JSON text, kept as received. */
 export type StoredEntry = EntryText;
+
+/** An entry to append: its type and the JSON text of its data. */
+export type NewEntry = Pick<EntryText, "type" | "data">;
+
+export interface WriteOptions {
+  /** The bytes to count in the run's total (default: the entries' UTF-8 length). */
+  bytes?: number;
+  /** What else to record in the same transaction, given the first new id. */
+  alongside?: (firstId: number, now: number) => void;
+  /** A runner's write: it counts as hearing from the runner (liveness.ts). */
+  runner?: boolean;
+}
+
+/**
+ * The run object's one write: entries (or a function that makes them inside
+ * the transaction, where it may change other tables) and what `alongside`
+ * records, in one transaction; then the fan-out. No entries: nothing is written.
+ */
+export type Write = (runId: string, entries: readonly NewEntry[] | ((now: number) => NewEntry[]), opts?: WriteOptions) => StoredEntry[];
 
 /** Data read into one page at most (about 4 MiB of text), before the row that passes it. */
 export const PAGE_CHARS = 4 * 1024 * 1024;
@@ -30,9 +49,9 @@ export class EventLog {
   }
 
   /** Appends entries after the current last id. Call inside a transaction. */
-  append(type: EntryType, data: readonly string[], ts: number): StoredEntry[] {
+  append(entries: readonly NewEntry[], ts: number): StoredEntry[] {
     const first = this.lastId() + 1;
-    const rows = data.map((d, i): StoredEntry => ({ id: first + i, ts, type, data: d }));
+    const rows = entries.map((e, i): StoredEntry => ({ id: first + i, ts, type: e.type, data: e.data }));
     for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
       const chunk = rows.slice(i, i + ROWS_PER_INSERT);
       this.sql.exec(

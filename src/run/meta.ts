@@ -1,8 +1,10 @@
 /**
  * Run metadata and lifecycle: one row, created by the first write. A run is
- * `running` from then until `POST /complete` ends it.
+ * `running` from then until `POST /complete` ends it; in between it is
+ * `stalled` while no runner has been heard from for its lease (liveness.ts).
  */
 import type { FinalStatus, RunStatus } from "../protocol/index.ts";
+import { addColumns } from "./columns.ts";
 
 export interface Meta {
   runId: string;
@@ -11,6 +13,10 @@ export interface Meta {
   createdAt: number;
   updatedAt: number;
   bytes: number;
+  /** When a runner was last heard from; null until one shows itself with a long-poll or heartbeat. */
+  lastSeen: number | null;
+  /** When the run became `stalled` (null unless it is). */
+  stalledAt: number | null;
 }
 
 export const isEnded = (status: RunStatus): status is FinalStatus =>
@@ -25,8 +31,11 @@ export class RunMeta {
       reason     TEXT,
       created_at INTEGER NOT NULL,
       updated_at INTEGER NOT NULL,
-      bytes      INTEGER NOT NULL DEFAULT 0
+      bytes      INTEGER NOT NULL DEFAULT 0,
+      last_seen  INTEGER,
+      stalled_at INTEGER
     )`);
+    addColumns(sql, "run", { last_seen: "INTEGER", stalled_at: "INTEGER" });
     sql.exec("CREATE TABLE IF NOT EXISTS tombstone (deleted_at INTEGER NOT NULL)");
   }
 
@@ -44,7 +53,8 @@ export class RunMeta {
   get(): Meta | null {
     const row = this.sql
       .exec<Record<string, never>>(
-        `SELECT run_id AS runId, status, reason, created_at AS createdAt, updated_at AS updatedAt, bytes FROM run`,
+        `SELECT run_id AS runId, status, reason, created_at AS createdAt, updated_at AS updatedAt, bytes,
+                last_seen AS lastSeen, stalled_at AS stalledAt FROM run`,
       )
       .toArray()[0];
     return (row as Meta | undefined) ?? null;
@@ -54,20 +64,41 @@ export class RunMeta {
     return this.get()?.status ?? "pending";
   }
 
-  /** Creates the row on the first write and records activity. Call inside a transaction. */
-  touch(runId: string, now: number, bytesAdded: number): void {
+  /**
+   * Creates the row on the first write and records activity. `runner`: a
+   * runner's write, which also counts as hearing from it (once one has shown
+   * itself). Call inside a transaction.
+   */
+  touch(runId: string, now: number, bytesAdded: number, runner = false): void {
     this.sql.exec(
       `INSERT INTO run (one, run_id, status, created_at, updated_at, bytes) VALUES (1, ?, 'running', ?, ?, ?)
-       ON CONFLICT (one) DO UPDATE SET updated_at = excluded.updated_at, bytes = bytes + excluded.bytes`,
+       ON CONFLICT (one) DO UPDATE SET updated_at = excluded.updated_at, bytes = bytes + excluded.bytes,
+         last_seen = CASE WHEN ? AND last_seen IS NOT NULL THEN excluded.updated_at ELSE last_seen END`,
       runId,
       now,
       now,
       bytesAdded,
+      runner ? 1 : 0,
     );
+  }
+
+  /** A runner was heard from; `shows`: by a long-poll or heartbeat, which starts its lease. */
+  seen(now: number, shows: boolean): void {
+    this.sql.exec(`UPDATE run SET last_seen = ? WHERE ? OR last_seen IS NOT NULL`, now, shows ? 1 : 0);
+  }
+
+  /** No runner heard from for the lease. Call inside a transaction, after `touch`. */
+  stall(reason: string, now: number): void {
+    this.sql.exec("UPDATE run SET status = 'stalled', reason = ?, stalled_at = ? WHERE status = 'running'", reason, now);
+  }
+
+  /** A runner is back. Call inside a transaction, after `touch`. */
+  resume(now: number): void {
+    this.sql.exec("UPDATE run SET status = 'running', reason = NULL, stalled_at = NULL, last_seen = ? WHERE status = 'stalled'", now);
   }
 
   /** Records the final status. Call inside a transaction, after `touch`. */
   end(status: FinalStatus, reason: string | undefined, now: number): void {
-    this.sql.exec("UPDATE run SET status = ?, reason = ?, updated_at = ?", status, reason ?? null, now);
+    this.sql.exec("UPDATE run SET status = ?, reason = ?, updated_at = ?, stalled_at = NULL", status, reason ?? null, now);
   }
 }

@@ -15,25 +15,25 @@ import {
   PING_FRAME,
   PONG_FRAME,
   type CompleteBody,
-  type EntryType,
   type EventsPage,
   type InputAccepted,
-  type InputsReply,
+  type InputText,
   type NewInput,
   type Producer,
   type RunInfo,
-  type StatusData,
 } from "../protocol/index.ts";
+import { AlarmClock, earliest, retentionDue } from "./alarm.ts";
 import { InputQueue } from "./inputs.ts";
 import { Intake } from "./intake.ts";
 import { limits, type LimitVars } from "./limits.ts";
-import { EventLog, type StoredEntry } from "./log.ts";
+import { Lifecycle, type Heard } from "./liveness.ts";
+import { EventLog, type StoredEntry, type Write } from "./log.ts";
 import { logLine } from "./logline.ts";
 import { isEnded, RunMeta } from "./meta.ts";
 import { Producers } from "./producers.ts";
-import { endedFailure, fail, utf8Length, type Result } from "./result.ts";
-import { Retention } from "./retention.ts";
-import { cursorPastEnd, onFrame, upgrade, type SocketHost } from "./sockets.ts";
+import { readPage, runInfo, type ReadParts } from "./reads.ts";
+import { endedFailure, fail, utf8Length, type Failure, type Result } from "./result.ts";
+import { onFrame, upgrade, type SocketHost } from "./sockets.ts";
 import { Subscribers, type RunState } from "./subscribers.ts";
 
 export type AppendResult = Result<{ duplicate: boolean; lastEventId: number; producer?: { epoch: number; seq: number } }>;
@@ -48,18 +48,20 @@ export class RunObject extends DurableObject<RunEnv> {
   #inputs!: InputQueue;
   #subscribers!: Subscribers;
   #intake!: Intake;
-  readonly #retention: Retention;
+  #life!: Lifecycle;
+  readonly #alarm: AlarmClock;
   /** What the socket side (sockets.ts) sees of this object. */
   readonly #sockets: SocketHost = {
     subscribers: () => this.#subscribers,
     gone: () => this.#gone(),
     state: () => this.#state(),
+    limits: () => limits(this.env),
     postInput: (runId, input) => this.postInput(runId, input),
   };
 
   constructor(ctx: DurableObjectState, env: RunEnv) {
     super(ctx, env);
-    this.#retention = new Retention(ctx.storage, () => limits(this.env).retentionDays);
+    this.#alarm = new AlarmClock(ctx);
     this.#open();
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
   }
@@ -67,51 +69,50 @@ export class RunObject extends DurableObject<RunEnv> {
   /** The run's storage parts (their tables are created on first use). */
   #open(): void {
     const sql = this.ctx.storage.sql;
-    this.#log = new EventLog(sql);
+    const write: Write = (...args) => this.#write(...args);
+    const parts = { log: (this.#log = new EventLog(sql)), inputs: (this.#inputs = new InputQueue(sql)), limits: () => limits(this.env), write };
     this.#meta = new RunMeta(sql);
     this.#producers = new Producers(sql);
-    this.#inputs = new InputQueue(sql);
-    this.#subscribers = new Subscribers(this.ctx, this.#log, () => this.#state());
-    this.#intake = new Intake({
-      inputs: this.#inputs,
-      log: this.#log,
-      storage: this.ctx.storage,
-      subscribers: this.#subscribers,
-      limits: () => limits(this.env),
-      state: () => this.#state(),
-      gone: () => this.#gone(),
-      write: (...args) => this.#write(...args),
-    });
+    this.#subscribers = new Subscribers(this.ctx, this.#log, () => this.#state(), (at) => this.#alarm.by(at));
+    this.#intake = new Intake({ ...parts, storage: this.ctx.storage, subscribers: this.#subscribers, state: () => this.#state(), gone: () => this.#gone() });
+    this.#life = new Lifecycle({ ...parts, meta: this.#meta, alarm: this.#alarm });
   }
 
   /** Appends a batch of stream-json lines (already checked by the Worker). */
   append(runId: string, lines: string[], bytes: number, producer?: Producer): AppendResult {
-    const gone = this.#gone();
+    const gone = this.#heard("append");
     if (gone) return gone;
     const verdict = producer ? this.#producers.check(producer) : null;
     if (verdict && !verdict.ok) return verdict;
     if (verdict?.duplicate) return { ok: true, duplicate: true, lastEventId: this.#log.lastId(), producer: verdict.duplicate };
-    const ended = this.#endedFailure();
+    const ended = endedFailure(this.#state());
     if (ended) return ended;
-    const batch = this.#write(runId, "sdk", lines, bytes, (_, now) => producer && this.#producers.commit(producer, now));
+    const entries = lines.map((data) => ({ type: "sdk" as const, data }));
+    const batch = this.#write(runId, entries, { bytes, runner: true, alongside: (_, now) => producer && this.#producers.commit(producer, now) });
     const lastEventId = batch.at(-1)!.id;
     return { ok: true, duplicate: false, lastEventId, ...(producer && { producer: { epoch: producer.epoch, seq: producer.seq } }) };
   }
 
-  /** Ends the run with a final status. Repeating the same status is a no-op. */
+  /** Ends the run with a final status; still-queued inputs become undelivered (liveness.ts). */
   complete(runId: string, body: CompleteBody): Result<{ lastEventId: number }> {
-    const gone = this.#gone();
-    if (gone) return gone;
-    const meta = this.#meta.get();
-    if (meta && isEnded(meta.status)) {
-      if (meta.status === body.status) return { ok: true, lastEventId: this.#log.lastId() };
-      return fail(409, "run_ended", `the run already ended as ${meta.status}`);
-    }
-    const data = JSON.stringify({ status: body.status, ...(body.reason !== undefined && { reason: body.reason }) } satisfies StatusData);
-    const batch = this.#write(runId, "status", [data], utf8Length(data), (_, now) => this.#meta.end(body.status, body.reason, now));
-    this.#inputs.wake(); // waiting long-polls answer `ended`
-    logLine({ type: "run", event: "ended", runId, status: body.status, ...(body.reason !== undefined && { reason: body.reason }) });
-    return { ok: true, lastEventId: batch[0]!.id };
+    return this.#heard("request") ?? this.#life.end(runId, body.status, body.reason);
+  }
+
+  /** Fences a producer's current epoch and hands out the next one (producers.ts). */
+  claim(producerId: string): Result<{ producerId: string; epoch: number }> {
+    const refused = this.#heard("request") ?? endedFailure(this.#state());
+    if (refused) return refused;
+    return { ok: true, producerId, epoch: this.#producers.claim(producerId, Date.now()) };
+  }
+
+  /** The runner will never deliver these inputs (intake.ts). */
+  undelivered(runId: string, inputIds: number[], reason: string): Result<{ lastEventId: number }> {
+    return this.#heard("request") ?? this.#intake.undeliver(runId, inputIds, reason);
+  }
+
+  /** A runner is alive (liveness.ts). */
+  heartbeat(): Result<{ heard: true }> {
+    return this.#heard("heartbeat") ?? { ok: true, heard: true };
   }
 
   /** Queues a message or interrupt for the runner (intake.ts). */
@@ -119,42 +120,27 @@ export class RunObject extends DurableObject<RunEnv> {
     return this.#gone() ?? this.#intake.post(runId, input, key);
   }
 
-  /** The runner's long-poll for inputs (intake.ts). */
-  async pollInputs(after: number, waitMs: number): Promise<Result<InputsReply>> {
-    return this.#gone() ?? this.#intake.poll(after, waitMs);
+  /** The runner's long-poll for inputs (intake.ts); it is heard from when it arrives and when it returns. */
+  async pollInputs(after: number, waitMs: number): Promise<Result<{ inputs: InputText[]; ended: boolean }>> {
+    const gone = this.#heard("poll");
+    if (gone) return gone;
+    const reply = await this.#intake.poll(after, waitMs);
+    try {
+      this.#heard("poll");
+    } catch {
+      // Best effort: nothing may stand between an acknowledgement and its answer.
+    }
+    return reply;
   }
 
-  /** A page of entries after `after`, as stored (the Worker joins their JSON text). */
+  /** A page of entries after `after`, as stored (reads.ts). */
   page(after: number, limit: number): Result<Omit<EventsPage, "events"> & { entries: StoredEntry[] }> {
-    const gone = this.#gone();
-    if (gone) return gone;
-    const { lastId, ended } = this.#state();
-    const outOfRange = cursorPastEnd(after, lastId);
-    if (outOfRange) return outOfRange;
-    const entries = this.#log.read(after, limit);
-    return { ok: true, entries, lastEventId: lastId, status: this.#meta.status(), ended: ended !== null };
+    return this.#gone() ?? readPage(this.#reads(), after, limit);
   }
 
-  /** The run's status and viewer counts. */
+  /** The run's status, viewer counts and producers (reads.ts). */
   info(): Result<RunInfo> {
-    const gone = this.#gone();
-    if (gone) return gone;
-    const meta = this.#meta.get();
-    if (!meta) return fail(404, "run_not_found", "nothing has been written to this run");
-    const lastEventId = this.#log.lastId();
-    return {
-      ok: true,
-      runId: meta.runId,
-      status: meta.status,
-      ...(meta.reason !== null && { reason: meta.reason }),
-      createdAt: meta.createdAt,
-      updatedAt: meta.updatedAt,
-      lastEventId,
-      events: lastEventId,
-      bytes: meta.bytes,
-      clients: { sse: this.#subscribers.count("sse"), ws: this.#subscribers.count("ws"), runners: this.#inputs.waiting },
-      pendingInputs: this.#inputs.pending(),
-    };
+    return this.#gone() ?? runInfo(this.#reads());
   }
 
   /** Deletes the run's data now and closes its viewers (they see close code 4410). */
@@ -164,17 +150,25 @@ export class RunObject extends DurableObject<RunEnv> {
     return { ok: true, erased: true };
   }
 
-  /** Retention: a run is deleted RETENTION_DAYS after its last activity (its end counts). */
+  /** The one alarm (alarm.ts): retention, then expired viewer tokens, then liveness; then it is set again. */
   override async alarm(): Promise<void> {
+    this.#alarm.fired();
+    const now = Date.now();
+    const days = limits(this.env).retentionDays;
+    const before = this.#meta.get();
+    if (before && now >= retentionDue(before.updatedAt, days)) return this.#erase("retention");
+    const tokens = this.#subscribers.expireTokens(now);
+    this.#life.check(now);
     const meta = this.#meta.get();
-    if (meta && (await this.#retention.due(meta.updatedAt))) await this.#erase("retention");
+    const next = earliest(tokens, meta && retentionDue(meta.updatedAt, days), meta && this.#life.deadline(meta));
+    if (next !== null) this.#alarm.by(next);
   }
 
   async #erase(cause: "request" | "retention"): Promise<void> {
     const runId = this.#meta.get()?.runId;
     this.#subscribers.closeAll(CLOSE_RUN_DELETED, "run deleted");
     const waiting = this.#inputs;
-    await this.#retention.disarm();
+    await this.#alarm.clear();
     await this.ctx.storage.deleteAll();
     this.#open();
     this.#meta.bury(Date.now()); // a tombstone: a live runner cannot bring the run back
@@ -182,22 +176,28 @@ export class RunObject extends DurableObject<RunEnv> {
     logLine({ type: "run", event: "deleted", runId, cause });
   }
 
-  /**
-   * One write: entries of `type` and whatever `alongside` records (given the
-   * first new id), in one transaction; then, with no await in between, the
-   * fan-out, which the output gate holds until the write is durable.
-   */
-  #write(runId: string, type: EntryType, data: readonly string[], bytes: number, alongside?: (firstId: number, now: number) => void): StoredEntry[] {
+  /** The one write (log.ts, `Write`): one transaction, then, with no await in between, the fan-out. */
+  #write(...[runId, entries, opts = {}]: Parameters<Write>): StoredEntry[] {
     const now = Date.now();
     const batch = this.ctx.storage.transactionSync(() => {
-      this.#meta.touch(runId, now, bytes);
-      const rows = this.#log.append(type, data, now);
-      alongside?.(rows[0]!.id, now);
+      const list = typeof entries === "function" ? entries(now) : entries;
+      if (list.length === 0) return [];
+      const bytes = opts.bytes ?? list.reduce((n, e) => n + utf8Length(e.data), 0);
+      this.#meta.touch(runId, now, bytes, opts.runner);
+      const rows = this.#log.append(list, now);
+      opts.alongside?.(rows[0]!.id, now);
       return rows;
     });
     this.#subscribers.publish(batch);
-    this.#retention.arm(now);
+    if (batch.length > 0) this.#alarm.by(retentionDue(now, limits(this.env).retentionDays));
     return batch;
+  }
+
+  /** A runner request: the deleted run's failure, or null once it is recorded (liveness.ts). */
+  #heard(how: Heard): Failure | null {
+    const gone = this.#gone();
+    if (!gone) this.#life.heard(how);
+    return gone;
   }
 
   /** A deleted run reads as not found, for every request, for good. */
@@ -218,16 +218,16 @@ export class RunObject extends DurableObject<RunEnv> {
     try {
       ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
     } catch {
-      // already closed
+      // already closing
     }
+  }
+
+  #reads(): ReadParts {
+    return { log: this.#log, meta: this.#meta, inputs: this.#inputs, producers: this.#producers, subscribers: this.#subscribers, state: () => this.#state() };
   }
 
   #state(): RunState {
     const status = this.#meta.status();
     return { lastId: this.#log.lastId(), ended: isEnded(status) ? status : null };
-  }
-
-  #endedFailure() {
-    return endedFailure(this.#state());
   }
 }

@@ -2,7 +2,10 @@
  * Idempotent producers, exactly as the Durable Streams protocol defines them
  * (docs/protocol.md, "Producers"): `Producer-Seq` numbers batches from 0 in each epoch;
  * a retry is acknowledged without appending; a gap is refused; a stale epoch
- * is fenced. State is committed in the same transaction as the lines.
+ * is fenced. State is committed in the same transaction as the lines. A
+ * runner taking over may claim the next epoch before it sends anything: the
+ * old epoch is fenced at once, and the new one starts at seq 0 (stored as -1,
+ * "nothing sent yet").
  */
 import { ProducerHeaders, type Producer } from "../protocol/index.ts";
 import { fail, type Failure } from "./result.ts";
@@ -46,6 +49,28 @@ export class Producers {
     if (p.seq <= state.seq) return { ok: true, duplicate: { epoch: state.epoch, seq: state.seq } };
     if (p.seq === state.seq + 1) return APPEND;
     return gap(p, state.seq + 1);
+  }
+
+  /** Fences the producer's current epoch: its epoch becomes current + 1 (0 for a new producer), with no seq yet. */
+  claim(id: string, now: number): number {
+    return this.sql
+      .exec<{ epoch: number }>(
+        `INSERT INTO producers (id, epoch, seq, updated_at) VALUES (?, 0, -1, ?)
+         ON CONFLICT (id) DO UPDATE SET epoch = epoch + 1, seq = -1, updated_at = excluded.updated_at
+         RETURNING epoch`,
+        id,
+        now,
+      )
+      .one().epoch;
+  }
+
+  /** Every producer's epoch and highest seq (-1: claimed, nothing sent yet). */
+  all(): Record<string, ProducerRow> {
+    const out: Record<string, ProducerRow> = {};
+    for (const row of this.sql.exec<{ id: string; epoch: number; seq: number }>("SELECT id, epoch, seq FROM producers ORDER BY id")) {
+      out[row.id] = { epoch: row.epoch, seq: row.seq };
+    }
+    return out;
   }
 
   /** Records an accepted batch. Call inside the append's transaction. */

@@ -1,9 +1,22 @@
 /**
  * The run object's WebSocket side: upgrades for viewers and for the Worker's
  * SSE bridges, and the frames WebSocket viewers send (resume, message,
- * interrupt). Inputs go through the same `postInput` as `POST /messages`.
+ * interrupt). Inputs go through the same `postInput` as `POST /messages`. A
+ * frame is checked as HTTP bodies are: valid UTF-8, nested at most
+ * MAX_JSON_DEPTH levels (on the raw text, before it is parsed), then JSON.
  */
-import { ClientFrame, toUserMessage, type InputAccepted, type NewInput, type ServerFrame } from "../protocol/index.ts";
+import {
+  ClientFrame,
+  issueOf,
+  nestsDeeperThan,
+  toUserMessage,
+  tooDeepMessage,
+  type ErrorInfo,
+  type InputAccepted,
+  type Limits,
+  type NewInput,
+  type ServerFrame,
+} from "../protocol/index.ts";
 import { fail, failureResponse, type Failure, type Result } from "./result.ts";
 import { parseSubscribe } from "./subscribe.ts";
 import type { RunState, Subscribers } from "./subscribers.ts";
@@ -14,13 +27,14 @@ export interface SocketHost {
   /** A failure if the run was deleted. */
   gone(): Failure | null;
   state(): RunState;
+  limits(): Limits;
   postInput(runId: string, input: NewInput): Result<InputAccepted>;
 }
 
 export const cursorPastEnd = (after: number, lastId: number) =>
   after > lastId ? fail(400, "cursor_out_of_range", `cursor ${after} is past the end of the log (last id ${lastId})`) : null;
 
-/** A subscription upgrade: `?transport=ws|sse&after=<cursor>&run&scope` (see subscribe.ts). */
+/** A subscription upgrade: `?transport=ws|sse&after=<cursor>&run&scope&exp` (see subscribe.ts). */
 export function upgrade(host: SocketHost, request: Request): Response {
   const sub = parseSubscribe(request);
   if (!sub) return failureResponse(fail(400, "bad_request", "not a subscription request"));
@@ -32,17 +46,23 @@ export function upgrade(host: SocketHost, request: Request): Response {
   if (outOfRange) return failureResponse(outOfRange);
   // An SSE client that already has everything of an ended run gets 204, which stops EventSource reconnecting.
   if (sub.transport === "sse" && ended && after >= lastId) return new Response(null, { status: 204 });
-  const client = host.subscribers().accept(sub.transport, after, sub.run, sub.scope);
+  const client = host.subscribers().accept(sub.transport, after, sub.run, sub.scope, sub.exp);
   return new Response(null, { status: 101, webSocket: client });
 }
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
 /** A frame from a WebSocket viewer (SSE bridges send none that matter). */
 export function onFrame(host: SocketHost, ws: WebSocket, message: string | ArrayBuffer): void {
   const subscribers = host.subscribers();
-  if (subscribers.transportOf(ws) !== "ws") return;
-  const parsed = ClientFrame.safeParse(parseJson(message));
+  if (subscribers.transportOf(ws) !== "ws" || subscribers.expireIfDue(ws)) return;
+  const read = readFrame(message, host.limits().maxJsonDepth);
+  if ("error" in read) return send(ws, { type: "error", error: read.error });
+  const parsed = ClientFrame.safeParse(read.value);
   if (!parsed.success) {
-    return send(ws, { type: "error", error: { code: "bad_frame", message: `unrecognised frame: ${parsed.error.issues[0]?.message ?? "invalid"}` } });
+    const issue = issueOf(parsed.error.issues);
+    const where = issue?.path.length ? ` (at ${issue.path.join(".")})` : "";
+    return send(ws, { type: "error", error: { code: "bad_frame", message: `unrecognised frame: ${issue?.message ?? "invalid"}${where}` } });
   }
   const frame = parsed.data;
   if (frame.type === "resume") {
@@ -65,11 +85,19 @@ export function onFrame(host: SocketHost, ws: WebSocket, message: string | Array
 
 const errorOf = ({ error }: Failure) => ({ code: error.code, message: error.message });
 
-function parseJson(message: string | ArrayBuffer): unknown {
+/** A frame's JSON value, or the error to answer: not UTF-8, nested too deep, not JSON (`bad_frame`). */
+function readFrame(message: string | ArrayBuffer, maxDepth: number): { value: unknown } | { error: ErrorInfo } {
+  let text: string;
   try {
-    return JSON.parse(typeof message === "string" ? message : new TextDecoder().decode(message));
+    text = typeof message === "string" ? message : utf8.decode(message);
   } catch {
-    return undefined;
+    return { error: { code: "invalid_utf8", message: "the frame is not valid UTF-8" } };
+  }
+  if (nestsDeeperThan(text, maxDepth)) return { error: { code: "too_deep", message: tooDeepMessage("the frame", maxDepth) } };
+  try {
+    return { value: JSON.parse(text) };
+  } catch {
+    return { value: undefined }; // refused as an unrecognised frame
   }
 }
 

@@ -4,7 +4,7 @@
  * travel over RPC). Built here by the Worker and parsed here by the object.
  */
 import { z } from "zod";
-import { Cursor, RunId, Scope } from "../protocol/index.ts";
+import { Cursor, EventId, RunId, Scope } from "../protocol/index.ts";
 
 export const Transport = z.enum(["sse", "ws"]);
 export type Transport = z.infer<typeof Transport>;
@@ -16,12 +16,15 @@ const SubscribeParams = z.object({
   run: RunId,
   /** The token's scope: a read-only WebSocket viewer may not send inputs. */
   scope: Scope,
+  /** The token's expiry (seconds since the epoch); absent for the relay secret. The viewer's stream ends then. */
+  exp: EventId.optional(),
 });
 export type SubscribeParams = z.output<typeof SubscribeParams>;
 
 /** The upgrade request the Worker sends to the run object's `fetch`. */
 export function subscribeRequest(p: SubscribeParams): Request {
   const query = new URLSearchParams({ transport: p.transport, after: String(p.after), run: p.run, scope: p.scope });
+  if (p.exp !== undefined) query.set("exp", String(p.exp));
   return new Request(`https://run/subscribe?${query}`, { headers: { Upgrade: "websocket" } });
 }
 

@@ -9,8 +9,23 @@
  * catches up from storage in pages; once its cursor reaches the last id, the
  * next batch reaches it live. The cursor check makes the replay-to-live
  * hand-off exact: no gap, no repeat, whatever interleaves.
+ *
+ * A WebSocket viewer's token expiry (`exp`) is kept in its attachment too: a
+ * frame due to it after that time is replaced by a `token_expired` error and
+ * the socket is closed with 4401; the object's alarm closes idle ones. (SSE
+ * streams are ended by the Worker's bridge, which holds them.)
  */
-import { CLOSE_RUN_ENDED, sseEnd, sseEvents, wsEnd, wsEvents, type FinalStatus, type Scope } from "../protocol/index.ts";
+import {
+  CLOSE_RUN_ENDED,
+  CLOSE_TOKEN_EXPIRED,
+  sseEnd,
+  sseEvents,
+  wsEnd,
+  wsEvents,
+  wsTokenExpired,
+  type FinalStatus,
+  type Scope,
+} from "../protocol/index.ts";
 import type { EventLog, StoredEntry } from "./log.ts";
 import { logLine } from "./logline.ts";
 import type { Transport } from "./subscribe.ts";
@@ -19,6 +34,10 @@ interface Attachment {
   transport: Transport;
   /** Id of the last entry sent to this socket. */
   cursor: number;
+  /** A WebSocket viewer's token expiry, in seconds since the epoch (none for the relay secret). */
+  exp?: number;
+  /** Set once the socket has been told its token expired and closed: it is sent nothing more. */
+  expired?: true;
 }
 
 export interface RunState {
@@ -40,6 +59,7 @@ const RUN_TAG = "run:";
 const SCOPE_TAG = "scope:";
 
 const attachment = (ws: WebSocket) => ws.deserializeAttachment() as Attachment | null;
+const expired = (att: Attachment, now = Date.now()) => att.exp !== undefined && now >= att.exp * 1000;
 
 export class Subscribers {
   /** Sockets with a catch-up running in this instance. */
@@ -49,16 +69,46 @@ export class Subscribers {
     private readonly ctx: DurableObjectState,
     private readonly log: EventLog,
     private readonly state: () => RunState,
+    /** Called with a new WebSocket viewer's token expiry (ms), so the alarm closes it then if it is idle. */
+    private readonly expiresAt: (ms: number) => void,
   ) {}
 
   /** Accepts a new subscriber to run `runId` after `cursor`; returns the client end. */
-  accept(transport: Transport, cursor: number, runId: string, scope: Scope): WebSocket {
+  accept(transport: Transport, cursor: number, runId: string, scope: Scope, exp?: number): WebSocket {
     const { 0: client, 1: server } = new WebSocketPair();
     // Tags are fixed at accept and survive hibernation: the transport (for counts), the run id, the token's scope.
     this.ctx.acceptWebSocket(server, [transport, `${RUN_TAG}${runId}`, `${SCOPE_TAG}${scope}`]);
-    server.serializeAttachment({ transport, cursor } satisfies Attachment);
+    const ws = transport === "ws" && exp !== undefined;
+    server.serializeAttachment({ transport, cursor, ...(ws && { exp }) } satisfies Attachment);
+    if (ws) this.expiresAt(exp * 1000);
     this.#catchUp(server);
     return client;
+  }
+
+  /** If the socket's token has expired: the `token_expired` error and close 4401 (once), and true. */
+  expireIfDue(ws: WebSocket, now = Date.now()): boolean {
+    const att = attachment(ws);
+    if (!att || !expired(att, now)) return false;
+    if (att.expired) return true; // closing: touching it again would hold its close up
+    try {
+      ws.serializeAttachment({ ...att, expired: true } satisfies Attachment);
+      ws.send(wsTokenExpired());
+      ws.close(CLOSE_TOKEN_EXPIRED, "token expired");
+    } catch {
+      // already closing
+    }
+    return true;
+  }
+
+  /** In the alarm: closes the WebSocket viewers whose token has expired; the earliest expiry left (ms), if any. */
+  expireTokens(now: number): number | null {
+    let next: number | null = null;
+    for (const ws of this.ctx.getWebSockets("ws")) {
+      const exp = attachment(ws)?.exp;
+      if (exp === undefined || this.expireIfDue(ws, now)) continue; // closed now or before
+      if (next === null || exp * 1000 < next) next = exp * 1000;
+    }
+    return next;
   }
 
   count(transport: Transport): number {
@@ -92,10 +142,13 @@ export class Subscribers {
     if (first === undefined || last === undefined) return;
     const frames: Partial<Record<Transport, string>> = {};
     let state: RunState | undefined;
+    const now = Date.now();
     for (const ws of this.ctx.getWebSockets()) {
       const att = attachment(ws);
       if (!att) continue;
-      if (att.cursor === first - 1) {
+      if (expired(att, now)) {
+        this.expireIfDue(ws, now);
+      } else if (att.cursor === first - 1) {
         this.#send(ws, att, (frames[att.transport] ??= framing[att.transport].events(batch)), last);
         this.#endIfDone(ws, att, (state ??= this.state()));
       } else if (att.cursor < first - 1) {
@@ -137,7 +190,7 @@ export class Subscribers {
       // time because a live batch may have advanced it meanwhile.
       await scheduler.wait(0);
       const att = attachment(ws);
-      if (!att || ws.readyState !== WebSocket.OPEN) return;
+      if (!att || ws.readyState !== WebSocket.OPEN || this.expireIfDue(ws)) return;
       const page = this.log.read(att.cursor, REPLAY_PAGE, REPLAY_PAGE_CHARS);
       const last = page.at(-1)?.id;
       if (last === undefined) {
@@ -170,7 +223,7 @@ export class Subscribers {
 
   /** Once the run has ended and the socket has every entry: the end frame, then close. */
   #endIfDone(ws: WebSocket, att: Attachment, state: RunState): void {
-    if (!state.ended || att.cursor < state.lastId) return;
+    if (!state.ended || att.cursor < state.lastId || this.expireIfDue(ws)) return;
     try {
       ws.send(framing[att.transport].end(state.ended, state.lastId));
       ws.close(CLOSE_RUN_ENDED, "run ended");

@@ -1,17 +1,31 @@
 /**
  * Who may do what. Every request is checked in the Worker, before the run's
  * object is touched: the relay must have a secret (outside dev), the request
- * must carry a valid token (Authorization: Bearer, or ?token= for EventSource
- * and browser WebSockets, which cannot set headers), the token must be for
- * this run, and its scope must allow the route.
+ * must carry a valid token (Authorization: Bearer; or ?token= on the two
+ * stream routes only, for EventSource and browser WebSockets, which cannot
+ * set headers), the token must be for this run, and its scope must allow the
+ * route.
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { allows, type Scope, type TokenClaims } from "../protocol/index.ts";
 import { relaySecret, type Env } from "./config.ts";
 import { ApiError } from "./errors.ts";
+import { routeOf } from "./log.ts";
 import { verifyToken } from "./tokens.ts";
 
-export type AuthVars = { auth: Pick<TokenClaims, "sub" | "scope">; runId?: string };
+/** `exp`: the token's expiry in seconds (none for the relay secret); a viewer's stream ends then. */
+export type AuthVars = { auth: Pick<TokenClaims, "sub" | "scope"> & { exp?: number }; runId?: string };
+
+/**
+ * The routes that take `?token=`: a browser's `EventSource` and `WebSocket`
+ * cannot send a header. Everywhere else a token in the URL is ignored (URLs
+ * end up in logs, histories and Referer headers).
+ */
+const QUERY_TOKEN_ROUTES = ["/:runId/stream", "/:runId/ws"];
+const takesQueryToken = (c: Context) => {
+  const route = routeOf(c);
+  return c.req.method === "GET" && route !== undefined && QUERY_TOKEN_ROUTES.some((r) => route.endsWith(r));
+};
 type AuthContext = Context<{ Bindings: Env; Variables: AuthVars }>;
 
 /** Every route but the public OpenAPI document: a relay with no secret outside dev serves nothing. */
@@ -26,9 +40,10 @@ export const requireConfigured: MiddlewareHandler<{ Bindings: Env }> = async (c,
 export const authenticate: MiddlewareHandler<{ Bindings: Env; Variables: AuthVars }> = async (c, next) => {
   const header = c.req.header("Authorization");
   const fromHeader = header?.match(/^Bearer\s+(.+)$/i)?.[1]?.trim();
-  const token = fromHeader ?? c.req.query("token");
+  const token = fromHeader ?? (takesQueryToken(c) ? c.req.query("token") : undefined);
   if (!token) {
-    throw new ApiError(401, "unauthorized", "send a token as `Authorization: Bearer <token>` or `?token=<token>`", {
+    const how = takesQueryToken(c) ? "as `Authorization: Bearer <token>` or `?token=<token>`" : "as `Authorization: Bearer <token>`";
+    throw new ApiError(401, "unauthorized", `send a token ${how}`, {
       "WWW-Authenticate": 'Bearer realm="runrelay"',
     });
   }
@@ -42,7 +57,7 @@ export const authenticate: MiddlewareHandler<{ Bindings: Env; Variables: AuthVar
     if (verified.claims.sub === "*" && verified.claims.scope !== "admin") {
       throw new ApiError(401, "invalid_token", "only an admin token may be for every run");
     }
-    c.set("auth", { sub: verified.claims.sub, scope: verified.claims.scope });
+    c.set("auth", { sub: verified.claims.sub, scope: verified.claims.scope, exp: verified.claims.exp });
   }
   await next();
 };

@@ -1,14 +1,15 @@
 /** Reading a request: zod checks that answer 400 naming what was wrong, JSON bodies, cursors and producer headers. */
 import type { Context } from "hono";
 import type { z } from "zod";
-import { Cursor, Producer, ProducerHeaders, type Cursor as CursorValue } from "../protocol/index.ts";
+import { Cursor, issueOf, nestsDeeperThan, Producer, ProducerHeaders, tooDeepMessage, type Cursor as CursorValue } from "../protocol/index.ts";
+import { limits, type Env } from "./config.ts";
 import { ApiError } from "./errors.ts";
 
 /** Parses with a zod schema, or throws a 400 naming what was wrong. */
 export function check<S extends z.ZodType>(schema: S, value: unknown, what: string, code = `bad_${what.replaceAll(" ", "_")}`): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const issue = result.error.issues[0];
+  const issue = issueOf(result.error.issues);
   const where = issue?.path.length ? `${what}.${issue.path.join(".")}` : what;
   throw new ApiError(400, code, `invalid ${where}: ${issue?.message ?? "invalid"}`);
 }
@@ -16,13 +17,27 @@ export function check<S extends z.ZodType>(schema: S, value: unknown, what: stri
 /** The media type of a request, lower-case, without parameters. */
 export const mediaType = (c: Context): string => c.req.header("Content-Type")?.split(";")[0]?.trim().toLowerCase() ?? "";
 
-/** A JSON body: 415 unless sent as application/json, 400 unless it parses. */
-export async function jsonBody(c: Context): Promise<unknown> {
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+/**
+ * A JSON body: 415 unless sent as application/json; 400 `invalid_utf8` unless
+ * its bytes are UTF-8, `too_deep` if it nests deeper than MAX_JSON_DEPTH
+ * (checked on the text, before it is parsed), `invalid_json` unless it parses.
+ */
+export async function jsonBody<E extends { Bindings: Env }>(c: Context<E>): Promise<unknown> {
   if (mediaType(c) !== "application/json") {
     throw new ApiError(415, "unsupported_media_type", "send the body as application/json");
   }
+  let text: string;
   try {
-    return await c.req.json();
+    text = utf8.decode(await c.req.arrayBuffer());
+  } catch {
+    throw new ApiError(400, "invalid_utf8", "the body is not valid UTF-8");
+  }
+  const maxDepth = limits(c.env).maxJsonDepth;
+  if (nestsDeeperThan(text, maxDepth)) throw new ApiError(400, "too_deep", tooDeepMessage("the body", maxDepth));
+  try {
+    return JSON.parse(text);
   } catch {
     throw new ApiError(400, "invalid_json", "the body is not valid JSON");
   }

@@ -2,7 +2,7 @@
  * NDJSON batches: split a request body into stream-json lines, checking each.
  * A batch is accepted whole or refused with the number of the first bad line.
  */
-import type { Limits } from "../protocol/index.ts";
+import { nestsDeeperThan, tooDeepMessage, type Limits } from "../protocol/index.ts";
 import { ApiError } from "./errors.ts";
 
 export interface Batch {
@@ -20,7 +20,7 @@ const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
  * Parses a body of newline-separated JSON objects. Blank lines are skipped;
  * line numbers count every line of the body, from 1.
  */
-export function parseNdjson(body: Uint8Array, limits: Pick<Limits, "maxLineBytes" | "maxBatchLines">): Batch {
+export function parseNdjson(body: Uint8Array, limits: Pick<Limits, "maxLineBytes" | "maxBatchLines" | "maxJsonDepth">): Batch {
   const lines: string[] = [];
   let bytes = 0;
   let lineNo = 0;
@@ -40,7 +40,7 @@ export function parseNdjson(body: Uint8Array, limits: Pick<Limits, "maxLineBytes
       if (lines.length === limits.maxBatchLines) {
         throw new ApiError(413, "batch_too_large", `a batch may hold at most ${limits.maxBatchLines} lines`);
       }
-      lines.push(parseLine(body.subarray(start, end), lineNo));
+      lines.push(parseLine(body.subarray(start, end), lineNo, limits.maxJsonDepth));
       bytes += size;
     }
     start = next;
@@ -49,13 +49,15 @@ export function parseNdjson(body: Uint8Array, limits: Pick<Limits, "maxLineBytes
   return { lines, bytes };
 }
 
-function parseLine(raw: Uint8Array, lineNo: number): string {
+function parseLine(raw: Uint8Array, lineNo: number, maxDepth: number): string {
   let text: string;
   try {
     text = decoder.decode(raw);
   } catch {
     throw new ApiError(400, "invalid_line", `line ${lineNo} is not valid UTF-8`);
   }
+  // Before parsing: a parser, the log's serialisers and RPC all recurse once per level.
+  if (nestsDeeperThan(text, maxDepth)) throw new ApiError(400, "too_deep", tooDeepMessage(`line ${lineNo}`, maxDepth));
   let value: unknown;
   try {
     value = JSON.parse(text);

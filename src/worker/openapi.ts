@@ -122,11 +122,12 @@ export const params = {
     `Seconds to wait for an input: 0 to \`MAX_WAIT_SECONDS\` (${DEFAULT_LIMITS.maxWaitSeconds}), default ${DEFAULT_WAIT_SECONDS}.`,
     schemaOf(EventId, { default: String(DEFAULT_WAIT_SECONDS) }),
   ),
+  producerId: param("path", "producerId", "The producer (as in `Producer-Id`): 1–256 characters, URL-encoded.", schemaOf(Producer.shape.id), true),
   ack: param("query", "after", "Acknowledges every input with id ≤ `after` (default 0), then answers the inputs after it.", schemaOf(EventId, { default: "0" })),
   token: param(
     "query",
     "token",
-    "The token, for `EventSource` and browser WebSockets, which cannot set headers (the `queryToken` scheme). Not the relay secret.",
+    "The token, for `EventSource` and browser WebSockets, which cannot set headers (the `queryToken` scheme); taken on `GET /stream` and `GET /ws` only. Not the relay secret.",
     { type: "string" },
   ),
   lastEventId: param("header", "Last-Event-ID", "Cursor sent by a reconnecting `EventSource`; it wins over `?after=`.", schemaOf(Cursor)),
@@ -170,12 +171,13 @@ const securitySchemes = {
     type: "apiKey",
     in: "query",
     name: "token",
-    description: "The same token as `?token=`, for `EventSource` and browser WebSockets, which cannot set headers. The relay secret is not accepted here.",
+    description:
+      "The same token as `?token=`, for `EventSource` and browser WebSockets, which cannot set headers: taken on `GET /stream` and `GET /ws` only, ignored elsewhere. The relay secret is not accepted here.",
   },
 } as const;
 
 const tags = [
-  { name: "runner", description: "The runner: appends the agent's stream-json, long-polls for inputs, ends the run." },
+  { name: "runner", description: "The runner: appends the agent's stream-json, long-polls for inputs, claims producer epochs, keeps the run alive, ends the run." },
   { name: "viewers", description: "Reading a run: live over SSE or WebSocket, a page at a time, or its status." },
   { name: "participants", description: "Sending messages and interrupts to the running agent." },
   { name: "admin", description: "Tokens and deletion." },

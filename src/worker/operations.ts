@@ -7,6 +7,7 @@
 import { describeRoute } from "hono-openapi";
 import {
   AppendReply,
+  ClaimReply,
   CompleteBody,
   EventsPage,
   InputAccepted,
@@ -17,11 +18,14 @@ import {
   MintReply,
   RunInfo,
   SseEvent,
+  UndeliveredBody,
 } from "../protocol/index.ts";
 import { authErrors, errors, eventStream, headers, json, jsonRequest, needs, params, runErrors } from "./openapi.ts";
 
 const NDJSON = { schema: { type: "string", description: "One JSON object a line (stream-json); blank lines are ignored." } } as const;
-const INPUT_ERRORS = { 400: ["bad_body", "invalid_json", "bad_idempotency_key"], 409: ["run_ended"], 413: ["message_too_large"], 415: ["unsupported_media_type"], 429: ["too_many_inputs"] };
+/** What a JSON body can be refused for, before its schema is checked. */
+const JSON_BODY = ["bad_body", "invalid_json", "invalid_utf8", "too_deep"];
+const INPUT_ERRORS = { 400: [...JSON_BODY, "bad_idempotency_key"], 409: ["run_ended"], 413: ["message_too_large"], 415: ["unsupported_media_type"], 429: ["too_many_inputs"] };
 
 const SSE_EXAMPLE = `id: 5
 data: {"type":"assistant","message":{"role":"assistant","content":[{"type":"text","text":"Hello"}]}}
@@ -54,7 +58,7 @@ export const appendEvents = describeRoute({
     200: json(AppendReply, "Appended.", { ...headers.nextOffset, ...headers.producer }),
     204: { description: "A producer's retry of a batch the relay already has: nothing appended.", headers: headers.producer },
     ...runErrors({
-      400: ["invalid_line", "empty_batch", "bad_producer", "bad_producer_seq"],
+      400: ["invalid_line", "too_deep", "empty_batch", "bad_producer", "bad_producer_seq"],
       403: ["stale_producer_epoch"],
       409: ["run_ended", "producer_seq_gap"],
       413: ["line_too_large", "batch_too_large"],
@@ -84,6 +88,7 @@ export const streamEvents = describeRoute({
     "Replays the entries after the cursor, then goes on live, then ends. `sdk` entries are unnamed events (`EventSource.onmessage`, data = the stream-json line); " +
     "`input` and `status` entries are named events (`event: input`, `event: status`); every entry carries an `id:` line. `: keep-alive` comments keep an idle stream open. " +
     "When the run has ended and the client has every entry: `event: end` with `SseEndData` (`{status, lastEventId}`), then the stream closes; reconnecting with that `Last-Event-ID` answers `204`, which stops an `EventSource`. " +
+    "When the token expires: `event: token_expired` (no `id:`), then the stream closes; renew the token and resume from the last id. " +
     "Each event is an `SseEvent` (components.schemas).",
   security: needs("read", true),
   parameters: [params.runId, params.cursor, params.lastEventId, params.token],
@@ -100,6 +105,7 @@ export const openWebSocket = describeRoute({
   summary: "Follow the log over a WebSocket",
   description:
     "A WebSocket upgrade (`Upgrade: websocket`). The relay sends `ServerFrame`s: `events` frames from the cursor on, then `end` and close code 1000 (4410 if the run is deleted). " +
+    "When the token expires: an `error` frame with code `token_expired`, then close code 4401; renew the token and resume from the last id. " +
     "A client sends `ClientFrame`s: `resume`, and with a `write` token `message` and `interrupt` (answered `ack` or `error`). Both schemas are in components.schemas.",
   security: needs("read", true),
   parameters: [params.runId, params.cursor, params.token],
@@ -136,23 +142,61 @@ export const pollInputs = describeRoute({
   tags: ["runner"],
   summary: "Long-poll for inputs",
   description:
-    "Acknowledges every input up to `after`, then answers at once with the inputs after it, or `ended: true` once the run is over, or waits up to `wait` seconds for one. Delivery is at least once: dedupe by `id`.",
+    "Acknowledges every input up to `after`, then answers at once with the inputs after it, or `ended: true` once the run is over, or waits up to `wait` seconds for one " +
+    "(at most a third of `RUNNER_LEASE_SECONDS`, so a live runner calls in often enough). Delivery is at least once: dedupe by `id`. The runner is heard from when the poll arrives and when it returns.",
   security: needs("runner"),
   parameters: [params.runId, params.ack, params.wait],
   responses: { 200: json(InputsReply, "Inputs after `after`, oldest first (none if the wait ran out)."), ...runErrors({ 400: ["bad_after", "bad_wait", "cursor_out_of_range"] }) },
+});
+
+export const undeliveredInputs = describeRoute({
+  operationId: "undeliveredInputs",
+  tags: ["runner"],
+  summary: "Give up on queued inputs",
+  description:
+    "The runner will never deliver these inputs (e.g. its session closed). Those still queued leave the queue, logged in one `input` entry `{kind: \"undelivered\", inputIds, reason}`; ids not queued are ignored.",
+  security: needs("runner"),
+  parameters: [params.runId],
+  requestBody: jsonRequest(UndeliveredBody),
+  responses: { 200: json(AppendReply, "Done; `lastEventId` is the log's last id."), ...runErrors({ 400: JSON_BODY, 415: ["unsupported_media_type"] }) },
+});
+
+export const claimProducer = describeRoute({
+  operationId: "claimProducer",
+  tags: ["runner"],
+  summary: "Claim a producer's next epoch",
+  description:
+    "A runner taking over: the producer's epoch becomes the current one + 1 (0 for a new producer), with no seq yet, so the next batch at it is `Producer-Seq` 0. " +
+    "The old epoch is fenced at once: its next append is `403 stale_producer_epoch`.",
+  security: needs("runner"),
+  parameters: [params.runId, params.producerId],
+  responses: { 200: json(ClaimReply, "The new epoch."), ...runErrors({ 400: ["bad_producer"], 409: ["run_ended"] }) },
+});
+
+export const heartbeat = describeRoute({
+  operationId: "heartbeat",
+  tags: ["runner"],
+  summary: "The runner is alive",
+  description:
+    "Records that a runner was heard from, like any runner request; with a long-poll it starts the run's liveness: a running run whose runner is not heard from for `RUNNER_LEASE_SECONDS` becomes `stalled`. A stalled run comes back.",
+  security: needs("runner"),
+  parameters: [params.runId],
+  responses: { 204: { description: "Heard." }, ...runErrors() },
 });
 
 export const completeRun = describeRoute({
   operationId: "completeRun",
   tags: ["runner"],
   summary: "End the run",
-  description: "Appends a `status` entry, ends every viewer once it has everything, and answers waiting long-polls. The same status again answers the same; a different one is `409 run_ended`.",
+  description:
+    "Inputs still queued become undelivered (one `input` entry `{kind: \"undelivered\", reason: \"run_ended\"}`), then a `status` entry, in one transaction; ends every viewer once it has everything, and answers waiting long-polls. " +
+    "The same status again answers the same; a different one is `409 run_ended`.",
   security: needs("runner"),
   parameters: [params.runId],
   requestBody: jsonRequest(CompleteBody),
   responses: {
     200: json(AppendReply, "Ended; `lastEventId` is the id of the `status` entry."),
-    ...runErrors({ 400: ["bad_body", "invalid_json"], 409: ["run_ended"], 415: ["unsupported_media_type"] }),
+    ...runErrors({ 400: JSON_BODY, 409: ["run_ended"], 415: ["unsupported_media_type"] }),
   },
 });
 
@@ -183,7 +227,7 @@ export const mintToken = describeRoute({
   description: "For backends without a JWT library. Takes an admin token for every run (or the relay secret).",
   security: needs("admin"),
   requestBody: jsonRequest(MintBody),
-  responses: { 201: json(MintReply, "The token."), ...authErrors({ 400: ["bad_body", "invalid_json"], 415: ["unsupported_media_type"] }) },
+  responses: { 201: json(MintReply, "The token."), ...authErrors({ 400: JSON_BODY, 415: ["unsupported_media_type"] }) },
 });
 
 export const devToken = describeRoute({

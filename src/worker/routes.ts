@@ -13,13 +13,18 @@ import {
   entryJson,
   IDEMPOTENCY_HEADER,
   IdempotencyKey,
+  inputsReplyJson,
   InterruptBody,
   MessageBody,
   NEXT_OFFSET_HEADER,
+  pollWaitCap,
+  Producer,
   ProducerHeaders,
   RunId,
   toUserMessage,
+  UndeliveredBody,
   type AppendReply,
+  type ClaimReply,
   type Cursor as CursorValue,
 } from "../protocol/index.ts";
 import type { RunObject } from "../run/object.ts";
@@ -98,7 +103,13 @@ run.get("/stream", op.streamEvents, need("read"), async (c) => {
   const res = await subscribe(c, "sse", cursor);
   if (!res.webSocket) return res; // 204 after the end, or an error
   const l = limits(c.env);
-  return sseBridge(res.webSocket, { keepAliveMs: l.sseKeepAliveSeconds * 1000, maxBufferBytes: l.sseMaxBufferBytes, runId: c.var.runId });
+  const { exp } = c.var.auth;
+  return sseBridge(res.webSocket, {
+    keepAliveMs: l.sseKeepAliveSeconds * 1000,
+    maxBufferBytes: l.sseMaxBufferBytes,
+    runId: c.var.runId,
+    ...(exp !== undefined && { expiresAt: exp * 1000 }),
+  });
 });
 
 /** WebSocket viewers, accepted by the object with the hibernation API. */
@@ -126,21 +137,47 @@ run.post("/interrupt", op.interrupt, need("write"), inputBodyLimit, async (c) =>
   return c.json({ id: result.id, eventId: result.eventId }, 202);
 });
 
-/** The runner's long-poll for inputs; `after=K` acknowledges every input up to K. */
+/**
+ * The runner's long-poll for inputs; `after=K` acknowledges every input up to
+ * K. The wait is capped at a third of the runner's lease, so a live runner
+ * calls in often enough. The reply is joined from the inputs' stored JSON
+ * text: nothing between the acknowledgement and the answer re-serialises them.
+ */
 run.get("/inputs", op.pollInputs, need("runner"), async (c) => {
   const after = check(EventId, c.req.query("after") ?? "0", "after");
-  const max = limits(c.env).maxWaitSeconds;
+  const l = limits(c.env);
   const wait = check(EventId, c.req.query("wait") ?? String(DEFAULT_WAIT_SECONDS), "wait");
-  if (wait > max) throw new ApiError(400, "bad_wait", `wait may be at most ${max} seconds`);
-  const reply = unwrap(await c.var.run.pollInputs(after, wait * 1000));
-  return c.json({ inputs: reply.inputs, ended: reply.ended });
+  if (wait > l.maxWaitSeconds) throw new ApiError(400, "bad_wait", `wait may be at most ${l.maxWaitSeconds} seconds`);
+  const reply = unwrap(await c.var.run.pollInputs(after, Math.min(wait, pollWaitCap(l)) * 1000));
+  c.header("Content-Type", "application/json");
+  return c.body(inputsReplyJson(reply.inputs, reply.ended, l.runnerLeaseSeconds));
+});
+
+/** The runner gives up on queued inputs (e.g. its session closed): they are logged undelivered. */
+run.post("/inputs/undelivered", op.undeliveredInputs, need("runner"), async (c) => {
+  const body = check(UndeliveredBody, await jsonBody(c), "body");
+  const result = unwrap(await c.var.run.undelivered(c.var.runId, body.inputIds, body.reason));
+  return c.json({ lastEventId: result.lastEventId } satisfies AppendReply);
+});
+
+/** A runner taking over fences the producer's current epoch and gets the next (its first batch is seq 0). */
+run.post("/producers/:producerId/claim", op.claimProducer, need("runner"), async (c) => {
+  const producerId = check(Producer.shape.id, c.req.param("producerId"), "producer id", "bad_producer");
+  const result = unwrap(await c.var.run.claim(producerId));
+  return c.json({ producerId: result.producerId, epoch: result.epoch } satisfies ClaimReply);
+});
+
+/** The runner is alive (between long-polls, e.g. while it has no poll open). */
+run.post("/heartbeat", op.heartbeat, need("runner"), async (c) => {
+  unwrap(await c.var.run.heartbeat());
+  return c.body(null, 204);
 });
 
 /** The runner ends the run with its final status. */
 run.post("/complete", op.completeRun, need("runner"), async (c) => {
   const body = check(CompleteBody, await jsonBody(c), "body");
   const result = unwrap(await c.var.run.complete(c.var.runId, body));
-  return c.json({ lastEventId: result.lastEventId });
+  return c.json({ lastEventId: result.lastEventId } satisfies AppendReply);
 });
 
 /** Status and viewer counts. */
@@ -156,7 +193,8 @@ run.delete("/", op.deleteRun, need("admin"), async (c) => {
 });
 
 function subscribe(c: Context<RunApp>, transport: Transport, after: CursorValue): Promise<Response> {
-  return c.var.run.fetch(subscribeRequest({ transport, after, run: c.var.runId, scope: c.var.auth.scope }));
+  const { scope, exp } = c.var.auth;
+  return c.var.run.fetch(subscribeRequest({ transport, after, run: c.var.runId, scope, ...(exp !== undefined && { exp }) }));
 }
 
 /** Message bodies are small; refuse a large one before reading it (the object checks the exact size). */

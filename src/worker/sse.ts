@@ -2,9 +2,11 @@
  * The Worker's SSE bridge: an SSE response fed by one of the run object's
  * hibernatable WebSockets. The object sends ready-made SSE text (framed once
  * per batch, src/protocol/framing.ts), so the bridge copies frames through
- * without parsing them.
+ * without parsing them. The bridge also ends the stream when the viewer's
+ * token expires (`event: token_expired`): the object hibernates meanwhile,
+ * so the timer lives here, in the Worker that holds the response.
  */
-import { SSE_KEEPALIVE } from "../protocol/index.ts";
+import { SSE_KEEPALIVE, sseTokenExpired } from "../protocol/index.ts";
 import { logLine } from "./log.ts";
 
 export interface BridgeOptions {
@@ -14,6 +16,22 @@ export interface BridgeOptions {
   maxBufferBytes: number;
   /** The run, for the log line written when a slow reader is dropped. */
   runId?: string;
+  /** When the viewer's token expires (ms since the epoch): the stream ends then with `event: token_expired`. */
+  expiresAt?: number;
+}
+
+/** setTimeout's longest delay (2^31-1 ms, about 24.8 days); tokens may live 30 days. */
+const MAX_DELAY = 2 ** 31 - 1;
+
+/** Calls `fn` at `at` (ms since the epoch), however far away; returns a cancel. */
+function at(when: number, fn: () => void): () => void {
+  let timer: ReturnType<typeof setTimeout>;
+  const arm = () => {
+    const delay = when - Date.now();
+    timer = setTimeout(delay > MAX_DELAY ? arm : fn, Math.max(0, Math.min(delay, MAX_DELAY)));
+  };
+  arm();
+  return () => clearTimeout(timer);
 }
 
 /**
@@ -24,10 +42,10 @@ export interface BridgeOptions {
 export function sseBridge(ws: WebSocket, opts: BridgeOptions): Response {
   const encoder = new TextEncoder();
   let open = true;
-  let stopKeepAlive = () => {};
+  let stopTimers = () => {};
   const release = () => {
     open = false;
-    stopKeepAlive();
+    stopTimers();
     try {
       ws.close(1000, "viewer gone");
     } catch {
@@ -57,7 +75,12 @@ export function sseBridge(ws: WebSocket, opts: BridgeOptions): Response {
         ws.addEventListener("close", finish);
         ws.addEventListener("error", finish);
         const timer = setInterval(() => push(SSE_KEEPALIVE), opts.keepAliveMs);
-        stopKeepAlive = () => clearInterval(timer);
+        // The token's end: a last event without `id:`, so the client resumes from the last entry it has.
+        const stopExpiry = opts.expiresAt === undefined ? () => {} : at(opts.expiresAt, () => (push(sseTokenExpired()), finish()));
+        stopTimers = () => {
+          clearInterval(timer);
+          stopExpiry();
+        };
       },
       cancel: release,
     },

@@ -87,11 +87,11 @@ describe("inputs end to end, against wrangler dev", () => {
     ]);
 
     // 6. A wait runs out empty; completing the run wakes a waiting poll with ended.
-    expect(await poll(runId, 6, 1)).toEqual({ inputs: [], ended: false });
+    expect(await poll(runId, 6, 1)).toEqual({ inputs: [], ended: false, leaseSeconds: 90 });
     const last = poll(runId, 6, 25);
     await vi.waitFor(async () => expect((await info(runId)).clients.runners).toBe(1), EVENTUALLY);
     await post(runId, "/complete", { status: "completed" });
-    expect(await last).toEqual({ inputs: [], ended: true });
+    expect(await last).toEqual({ inputs: [], ended: true, leaseSeconds: 90 });
     es.close();
     await wsFrames.ended();
   });

@@ -124,12 +124,16 @@ describe("logs, against wrangler dev", () => {
     });
     ws.close();
 
-    const events = await fetch(url(`${runPath(runId, "/events")}?token=${eventsToken}`));
+    // ?token= is taken on the stream routes only: elsewhere it is ignored (and never logged).
+    const ignored = await fetch(url(`${runPath(runId, "/events")}?token=${eventsToken}`));
+    expect(ignored.status).toBe(401);
+    await ignored.text();
+    const events = await fetch(url(runPath(runId, "/events")), { headers: { Authorization: `Bearer ${eventsToken}` } });
     expect(events.status).toBe(200);
     await events.text();
-    const message = await fetch(url(`${runPath(runId, "/messages")}?token=${writeToken}`), {
+    const message = await fetch(url(runPath(runId, "/messages")), {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { Authorization: `Bearer ${writeToken}`, "Content-Type": "application/json" },
       body: JSON.stringify({ message: "hello" }),
     });
     expect(message.status).toBe(202);
@@ -137,7 +141,7 @@ describe("logs, against wrangler dev", () => {
     const info = await fetch(url(runPath(runId)), { headers: { Authorization: `Bearer ${headerToken}` } });
     expect(info.status).toBe(200);
     await info.text();
-    const refused = await fetch(url(`${runPath(runId, "/events")}?token=${garbage}`));
+    const refused = await fetch(url(`${runPath(runId, "/stream")}?token=${garbage}`));
     expect(refused.status).toBe(401);
     await refused.text();
 
@@ -145,7 +149,8 @@ describe("logs, against wrangler dev", () => {
     await lineFor(requestLine("GET", runPath(runId, "/ws"), 101), "the WebSocket");
     await lineFor(requestLine("POST", runPath(runId, "/messages"), 202), "the message");
     await lineFor(requestLine("GET", runPath(runId), 200), "the header-token request");
-    expect(await lineFor(requestLine("GET", runPath(runId, "/events"), 401), "the refused request")).toMatchObject({ error: "invalid_token" });
+    expect(await lineFor(requestLine("GET", runPath(runId, "/events"), 401), "the ignored query token")).toMatchObject({ error: "unauthorized" });
+    expect(await lineFor(requestLine("GET", runPath(runId, "/stream"), 401), "the refused request")).toMatchObject({ error: "invalid_token" });
 
     const output = relay.output();
     for (const token of tokens) expect(output.includes(token), `the output holds ${token.slice(0, 12)}…`).toBe(false);

@@ -56,16 +56,20 @@ export async function smoke(base: string, mint: Mint): Promise<void> {
   await append(1, 6, 7);
   const done = await fetch(runUrl("/complete"), { method: "POST", headers: { ...auth(runner), "Content-Type": "application/json" }, body: '{"status":"completed"}' });
   expect(done.status).toBe(200);
-  expect(await done.json()).toEqual({ lastEventId: 8 });
+  // The inputs were handed out but never acknowledged: the end logs them undelivered (8), then the status (9).
+  expect(await done.json()).toEqual({ lastEventId: 9 });
 
   await sse.until((s) => s.at(-1)?.event === "end", "the end over SSE");
   es.close();
   await frames.until((f) => f.at(-1)?.type === "end", "the end over WebSocket");
-  expect(sse.items.map((s) => `${s.event}:${s.id}`)).toEqual(["message:1", "message:2", "message:3", "input:4", "input:5", "message:6", "message:7", "status:8", "end:8"]);
-  expect(JSON.parse(sse.items.at(-1)!.data)).toEqual({ status: "completed", lastEventId: 8 });
-  expect(wsIds()).toEqual(range(1, 8));
-  expect(frames.items.at(-1)).toEqual({ type: "end", status: "completed", lastEventId: 8 });
+  expect(sse.items.map((s) => `${s.event}:${s.id}`)).toEqual([
+    "message:1", "message:2", "message:3", "input:4", "input:5", "message:6", "message:7", "input:8", "status:9", "end:9",
+  ]);
+  expect(JSON.parse(sse.items.at(-3)!.data)).toEqual({ kind: "undelivered", inputIds: [1, 2], reason: "run_ended" });
+  expect(JSON.parse(sse.items.at(-1)!.data)).toEqual({ status: "completed", lastEventId: 9 });
+  expect(wsIds()).toEqual(range(1, 9));
+  expect(frames.items.at(-1)).toEqual({ type: "end", status: "completed", lastEventId: 9 });
 
   const info = await fetch(runUrl(), { headers: auth(read) });
-  expect(await info.json()).toMatchObject({ runId, status: "completed", lastEventId: 8, events: 8 });
+  expect(await info.json()).toMatchObject({ runId, status: "completed", lastEventId: 9, events: 9, pendingInputs: 0 });
 }

@@ -34,6 +34,9 @@ const ROUTES: { method: string; path: string; need: Scope; init?: RequestInit }[
   { method: "POST", path: "/messages", need: "write", init: { headers: { "Content-Type": "application/json" }, body: '{"message":"hi"}' } },
   { method: "POST", path: "/interrupt", need: "write" },
   { method: "DELETE", path: "/", need: "admin" },
+  { method: "POST", path: "/heartbeat", need: "runner" },
+  { method: "POST", path: "/producers/p/claim", need: "runner" },
+  { method: "POST", path: "/inputs/undelivered", need: "runner", init: { headers: { "Content-Type": "application/json" }, body: '{"inputIds":[1],"reason":"x"}' } },
 ];
 const allows = (has: Scope, need: Scope) => has === need || has === "admin" || (has === "write" && need === "read");
 
@@ -147,7 +150,8 @@ describe("tokens and scopes", () => {
     await expectError(await mint({}, { runId, scope: "read" }), 401, "unauthorized");
     await expectError(await mint(bearer(SECRET), { runId: "*", scope: "write" }), 400, "bad_body");
     // The secret is an admin credential as a bearer header only, never in a URL.
-    await expectError(await fetchWorker(url(runId, `/?token=${SECRET}`)), 401, "invalid_token");
+    await expectError(await fetchWorker(url(runId, `/stream?token=${SECRET}`)), 401, "invalid_token");
+    await expectError(await fetchWorker(url(runId, `/?token=${SECRET}`)), 401, "unauthorized");
   });
 });
 

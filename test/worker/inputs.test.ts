@@ -53,6 +53,7 @@ describe("the input queue", () => {
     const reply = await pending;
     expect(reply).toEqual({
       ended: false,
+      leaseSeconds: 90,
       inputs: [{ id: 1, kind: "message", message: { role: "user", content: "hello agent" }, createdAt: expect.any(Number), eventId: 2 }],
     });
     expect(posted).toEqual({ id: 1, eventId: 2 });
@@ -71,8 +72,8 @@ describe("the input queue", () => {
     // A runner restarted with an older cursor gets only what was not acknowledged.
     expect(text(await poll(runId, 0))).toEqual(["three"]);
     expect(text(await poll(runId, 1))).toEqual(["three"]);
-    expect(await poll(runId, 3)).toEqual({ inputs: [], ended: false });
-    expect(await poll(runId, 0)).toEqual({ inputs: [], ended: false });
+    expect(await poll(runId, 3)).toEqual({ inputs: [], ended: false, leaseSeconds: 90 });
+    expect(await poll(runId, 0)).toEqual({ inputs: [], ended: false, leaseSeconds: 90 });
     expect((await info(runId)).pendingInputs).toBe(0);
 
     // Viewers saw each message, then each acknowledgement.
@@ -139,12 +140,12 @@ describe("the input queue", () => {
   it("a long-poll's wait runs out with an empty list; completing the run wakes a waiting one with ended", async () => {
     const runId = newRunId("poll-end");
     await appendOk(runId, [sdkLine(1)]);
-    expect(await poll(runId, 0, 1)).toEqual({ inputs: [], ended: false });
+    expect(await poll(runId, 0, 1)).toEqual({ inputs: [], ended: false, leaseSeconds: 90 });
     const pending = poll(runId, 0, 30);
     await runnerWaiting(runId);
     await complete(runId);
-    expect(await pending).toEqual({ inputs: [], ended: true });
-    expect(await poll(runId, 0, 30)).toEqual({ inputs: [], ended: true });
+    expect(await pending).toEqual({ inputs: [], ended: true, leaseSeconds: 90 });
+    expect(await poll(runId, 0, 30)).toEqual({ inputs: [], ended: true, leaseSeconds: 90 });
     await expectError(await post(runId, "/messages", { message: "too late" }), 409, "run_ended");
     await expectError(await post(runId, "/interrupt"), 409, "run_ended");
   });

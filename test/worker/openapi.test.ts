@@ -43,7 +43,7 @@ describe("OpenAPI document", () => {
         .filter((r) => r.method !== "ALL" && !SKIP.has(r.path))
         .map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:(\w+)/g, "{$1}").replace(/(.)\/$/, "$1")}`),
     );
-    expect(routes.size).toBe(12);
+    expect(routes.size).toBe(15);
     for (const route of routes) {
       const [method, path] = route.split(" ") as [string, string];
       const op = doc.paths[path]?.[method];
@@ -63,7 +63,10 @@ describe("OpenAPI document", () => {
       deref(doc, doc.paths[path][method].responses[status].content[type].schema);
 
     expect(Object.keys(body(run, "get", "200").properties)).toEqual(expect.arrayContaining(["runId", "status", "clients", "pendingInputs"]));
-    expect(Object.keys(body(`${run}/inputs`, "get", "200").properties)).toEqual(["inputs", "ended"]);
+    expect(Object.keys(body(`${run}/inputs`, "get", "200").properties)).toEqual(["inputs", "ended", "leaseSeconds"]);
+    expect(Object.keys(body(`${run}/producers/{producerId}/claim`, "post", "200").properties)).toEqual(["producerId", "epoch"]);
+    expect(Object.keys(body(`${run}/inputs/undelivered`, "post", "200").properties)).toEqual(["lastEventId"]);
+    expect(doc.paths[`${run}/heartbeat`].post.responses["204"]).toBeDefined();
     expect(Object.keys(body(`${run}/events`, "get", "200").properties)).toEqual(["events", "lastEventId", "status", "ended"]);
     expect(Object.keys(body(`${run}/events`, "post", "200").properties)).toEqual(["lastEventId"]);
     expect(Object.keys(body(`${run}/messages`, "post", "202").properties)).toEqual(["id", "eventId"]);
@@ -81,7 +84,7 @@ describe("OpenAPI document", () => {
 
     // SSE and WebSocket frames.
     const sse = body(`${run}/stream`, "get", "200", "text/event-stream");
-    expect(sse.anyOf ?? sse.oneOf).toHaveLength(4);
+    expect(sse.anyOf ?? sse.oneOf).toHaveLength(5);
     for (const name of ["SseEvent", "SseEndData", "Entry", "ServerFrame", "ClientFrame", "InputEntryData", "ErrorBody"]) {
       expect(doc.components.schemas[name], name).toBeDefined();
     }

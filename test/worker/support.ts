@@ -1,8 +1,10 @@
 /** Clients for the workerd tests: plain requests to the Worker, SSE and WebSocket readers. */
 import { env, exports } from "cloudflare:workers";
 import { EventSourceParserStream, type EventSourceMessage } from "eventsource-parser/stream";
-import type { EventsPage, FinalStatus, RunInfo, ServerFrame } from "../../src/protocol/index.ts";
-import { Inbox, ndjson } from "../support/inbox";
+import { vi } from "vitest";
+import type { EventsPage, FinalStatus, InputsReply, RunInfo, Scope, ServerFrame } from "../../src/protocol/index.ts";
+import { mintToken } from "../../src/worker/tokens.ts";
+import { EVENTUALLY, Inbox, ndjson } from "../support/inbox";
 
 export { Inbox, ndjson, random, range, sdkLine } from "../support/inbox";
 
@@ -79,6 +81,28 @@ export async function readAll(runId: string) {
   }
 }
 
+/** A token for `runId` signed with the tests' secret, valid `ttl` seconds. */
+export const tokenFor = async (runId: string, scope: Scope, ttl = 3600) => (await mintToken(SECRET, runId, scope, ttl)).token;
+
+/** A JSON POST (the body as given when it is a string or bytes). */
+export function postJson(runId: string, path: string, body: unknown, headers: Record<string, string> = {}) {
+  const raw = typeof body === "string" || body instanceof Uint8Array ? body : JSON.stringify(body);
+  return call(runId, path, { method: "POST", headers: { "Content-Type": "application/json", ...headers }, body: raw });
+}
+
+/** The runner's long-poll: `GET /inputs?after&wait`. */
+export async function poll(runId: string, after: number, wait = 0): Promise<InputsReply> {
+  const res = await call(runId, `/inputs?after=${after}&wait=${wait}`);
+  if (res.status !== 200) throw new Error(`poll answered ${res.status}: ${await res.text()}`);
+  return res.json();
+}
+
+/** Resolves once `n` runner long-polls are waiting in the run's object. */
+export const runnerWaiting = (runId: string, n = 1) =>
+  vi.waitFor(async () => {
+    if ((await info(runId)).clients.runners !== n) throw new Error(`waiting for ${n} long-polls`);
+  }, EVENTUALLY);
+
 export async function expectError(res: Response, status: number, code: string): Promise<string> {
   const body = (await res.json()) as { error?: { code?: string; message?: string } };
   if (res.status !== status || body.error?.code !== code || typeof body.error.message !== "string") {
@@ -134,9 +158,10 @@ export interface WsClient {
   send(frame: unknown): void;
 }
 
-/** Opens `GET /ws` and collects its frames. */
-export async function openWs(runId: string, after?: string | number): Promise<WsClient> {
-  const res = await call(runId, `/ws${after === undefined ? "" : `?after=${after}`}`, { headers: { Upgrade: "websocket" } });
+/** Opens `GET /ws` and collects its frames (as admin, or with `token` in `?token=`). */
+export async function openWs(runId: string, after?: string | number, token?: string): Promise<WsClient> {
+  const query = new URLSearchParams({ ...(after !== undefined && { after: String(after) }), ...(token && { token }) });
+  const res = await call(runId, `/ws${query.size ? `?${query}` : ""}`, { headers: { Upgrade: "websocket" } });
   const ws = res.webSocket;
   if (res.status !== 101 || !ws) throw new Error(`upgrade answered ${res.status}: ${await res.text()}`);
   const frames = new Inbox<ServerFrame>();

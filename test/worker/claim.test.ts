@@ -1,0 +1,66 @@
+/** Fencing that holds: a runner taking over claims the producer's next epoch before it sends anything. */
+import { describe, expect, it } from "vitest";
+import { append, appendOk, call, complete, expectError, info, newRunId, range, readAll, sdkLine } from "./support";
+
+const lines = (from: number, to: number) => range(from, to).map(sdkLine);
+const claim = (runId: string, producerId: string) => call(runId, `/producers/${encodeURIComponent(producerId)}/claim`, { method: "POST" });
+
+async function claimOk(runId: string, producerId: string): Promise<number> {
+  const res = await claim(runId, producerId);
+  expect(res.status).toBe(200);
+  const body = (await res.json()) as { producerId: string; epoch: number };
+  expect(body.producerId).toBe(producerId);
+  return body.epoch;
+}
+
+describe("POST /producers/:producerId/claim", () => {
+  it("fences the old epoch at once; the new epoch starts at seq 0; nothing is lost or doubled", async () => {
+    const runId = newRunId("claim");
+    await appendOk(runId, lines(1, 1), { id: "runner", epoch: 0, seq: 0 });
+    await appendOk(runId, lines(2, 2), { id: "runner", epoch: 0, seq: 1 });
+    // The old runner still has batch seq 2 (line 3) in flight when the new one takes over.
+    expect(await claimOk(runId, "runner")).toBe(1);
+    expect((await info(runId)).producers).toEqual({ runner: { epoch: 1, seq: -1 } });
+
+    const zombie = await append(runId, lines(3, 3), { id: "runner", epoch: 0, seq: 2 });
+    await expectError(zombie, 403, "stale_producer_epoch");
+    expect(zombie.headers.get("Producer-Epoch")).toBe("1");
+    // The new epoch must start at 0.
+    const gap = await append(runId, lines(3, 3), { id: "runner", epoch: 1, seq: 1 });
+    await expectError(gap, 409, "producer_seq_gap");
+    expect(gap.headers.get("Producer-Expected-Seq")).toBe("0");
+
+    // The new runner resends what the relay did not acknowledge, at epoch 1 from seq 0.
+    const res = await append(runId, lines(3, 4), { id: "runner", epoch: 1, seq: 0 });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Producer-Epoch")).toBe("1");
+    expect(res.headers.get("Producer-Seq")).toBe("0");
+    expect((await append(runId, lines(3, 4), { id: "runner", epoch: 1, seq: 0 })).status).toBe(204);
+    await expectError(await append(runId, lines(3, 3), { id: "runner", epoch: 0, seq: 2 }), 403, "stale_producer_epoch");
+    await appendOk(runId, lines(5, 5), { id: "runner", epoch: 1, seq: 1 });
+
+    expect((await readAll(runId)).map((e) => e.data)).toEqual(lines(1, 5));
+    expect((await info(runId)).producers).toEqual({ runner: { epoch: 1, seq: 1 } });
+  });
+
+  it("a new producer gets epoch 0; claims are atomic, each a new epoch", async () => {
+    const runId = newRunId("claim-new");
+    expect(await claimOk(runId, "fresh")).toBe(0);
+    await appendOk(runId, lines(1, 1), { id: "fresh", epoch: 0, seq: 0 });
+    const epochs = await Promise.all(range(1, 5).map(() => claimOk(runId, "fresh")));
+    expect(epochs.sort()).toEqual([1, 2, 3, 4, 5]);
+    await expectError(await append(runId, lines(2, 2), { id: "fresh", epoch: 4, seq: 0 }), 403, "stale_producer_epoch");
+    await appendOk(runId, lines(2, 2), { id: "fresh", epoch: 5, seq: 0 });
+    expect(await claimOk(runId, "other/one")).toBe(0);
+    expect((await info(runId)).producers).toEqual({ fresh: { epoch: 5, seq: 0 }, "other/one": { epoch: 0, seq: -1 } });
+  });
+
+  it("refuses a bad producer id, and any claim once the run has ended", async () => {
+    const runId = newRunId("claim-refused");
+    await appendOk(runId, lines(1, 1));
+    await expectError(await claim(runId, "p".repeat(257)), 400, "bad_producer");
+    await complete(runId);
+    await expectError(await claim(runId, "p"), 409, "run_ended");
+    expect((await info(runId)).producers).toEqual({});
+  });
+});
