@@ -28,6 +28,10 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
+          // Mostly waiting on processes and the network: three files at a time, even on two cores
+          // (a project with its own maxWorkers runs in its own group, after the others).
+          maxWorkers: 3,
+          sequence: { groupOrder: 1 },
           environment: "node",
           globalSetup: ["test/e2e/wrangler.setup.ts"],
           testTimeout: 60_000,

@@ -5,11 +5,16 @@
  *   runrelay exec -- <command…>           any command that prints stream-json
  *   runrelay tail --file _stream.jsonl    a file an existing workflow writes
  */
+import { execFile } from "node:child_process";
 import { readFileSync, realpathSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
 import { join, dirname } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { FatalError, RetryableError } from "./relay.ts";
+import { SpoolInUseError } from "./lock.ts";
+import { FatalError, RetryableError, type TokenSource } from "./relay.ts";
+import { TookOverError } from "./shipper.ts";
 import { RunId, Scope } from "../src/protocol/index.ts";
 import { mintToken } from "./token.ts";
 import { reporter } from "./report.ts";
@@ -24,6 +29,8 @@ const COMMON = {
   url: { type: "string" },
   run: { type: "string" },
   token: { type: "string" },
+  "token-file": { type: "string" },
+  "token-command": { type: "string" },
   "spool-dir": { type: "string" },
   "no-spool": { type: "boolean" },
   "idle-timeout": { type: "string" },
@@ -37,6 +44,10 @@ const COMMON_HELP = `Relay options (flags, or the environment):
   --url URL            the relay, e.g. http://127.0.0.1:8787       RUNRELAY_URL
   --run ID             the run id (1-128 of A-Z a-z 0-9 . _ -)     RUNRELAY_RUN_ID
   --token TOKEN        a runner token for the run                  RUNRELAY_TOKEN
+  --token-file PATH    read the token from a file, and again whenever the
+                       relay says it expired                       RUNRELAY_TOKEN_FILE
+  --token-command CMD  run CMD (with sh -c) for a token, and again whenever
+                       the relay says it expired                   RUNRELAY_TOKEN_COMMAND
   --spool-dir DIR      keeps each batch until the relay has it, so a restarted
                        runner resends what was not acknowledged   (default .runrelay)
   --no-spool           keep batches in memory only
@@ -76,18 +87,22 @@ Messages participants send become new user turns; an interrupt calls query.inter
   --bare                       Claude Code's minimal mode (no hooks, plugins or CLAUDE.md discovery)`,
   },
   exec: {
-    options: { prompt: { type: "string", short: "p" }, cwd: { type: "string" }, "exit-grace": { type: "string" } },
+    options: { prompt: { type: "string", short: "p" }, cwd: { type: "string" }, "exit-grace": { type: "string" }, interrupt: { type: "string" } },
     help: `runrelay exec [--prompt TEXT] -- COMMAND [ARGS…]
 
 Spawns a command that prints stream-json on stdout and relays each line (a line that is not
 a JSON object is relayed as {"type":"runrelay_diagnostic","subtype":"non_json_output","text":…}).
-Messages are written to its stdin as stream-json user lines; an interrupt sends SIGINT.
+Messages are written to its stdin as stream-json user lines. A restarted runner resumes a
+claude command's session (--resume ID) instead of sending the prompt again.
 For Claude Code:
   runrelay exec --prompt "…" -- claude -p --output-format stream-json --input-format stream-json --verbose
 
-  -p, --prompt TEXT   the first user message, written to stdin at start
-  --cwd DIR           the command's working directory
-  --exit-grace S      once its input is closed, seconds the command has to exit before SIGTERM (default 10)`,
+  -p, --prompt TEXT          the first user message, written to stdin at start
+  --cwd DIR                  the command's working directory
+  --exit-grace S             once its input is closed, seconds the command has to exit before SIGTERM (default 10)
+  --interrupt signal|control how a stop reaches the command: control writes Claude Code's interrupt
+                             request to its stdin (the turn stops, the session goes on), signal sends
+                             SIGINT (default: control for a command named claude, else signal)`,
   },
   tail: {
     options: { file: { type: "string", short: "f" }, inbox: { type: "string" }, "from-offset": { type: "string" } },
@@ -142,7 +157,8 @@ Usage:
   runrelay token --run ID --scope SCOPE      sign a token for a run (with RELAY_SECRET)
   runrelay COMMAND --help
 
-Exit codes: 0 completed, 1 failed / interrupted / error, 2 bad usage, 130 stopped by a signal.
+Exit codes: 0 completed, 1 failed / interrupted / error / another runner took over,
+2 bad usage or the spool in use by another runner, 130 stopped by a signal.
 
 ${COMMON_HELP}`;
 
@@ -196,7 +212,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     const str = (key: string) => (typeof values[key] === "string" ? (values[key] as string) : undefined);
     const url = str("url") ?? env.RUNRELAY_URL;
     const runId = str("run") ?? env.RUNRELAY_RUN_ID;
-    const token = str("token") ?? env.RUNRELAY_TOKEN;
+    const token = tokenSource(str("token") ?? env.RUNRELAY_TOKEN, str("token-file") ?? env.RUNRELAY_TOKEN_FILE, str("token-command") ?? env.RUNRELAY_TOKEN_COMMAND);
     if (!url) throw new UsageError("no relay URL: pass --url or set RUNRELAY_URL");
     if (!runId) throw new UsageError("no run id: pass --run or set RUNRELAY_RUN_ID");
     const idle = Number(str("idle-timeout") ?? "0");
@@ -217,12 +233,31 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     });
     return outcome.exitCode;
   } catch (err) {
-    const known = err instanceof FatalError || err instanceof RetryableError || err instanceof UsageError || err instanceof MissingSdkError;
+    const usage = err instanceof UsageError || err instanceof MissingSdkError || err instanceof SpoolInUseError;
+    const known = usage || err instanceof FatalError || err instanceof RetryableError || err instanceof TookOverError;
     report.error(known ? err.message : String((err as Error)?.message ?? err));
-    return err instanceof UsageError || err instanceof MissingSdkError ? 2 : 1;
+    return usage ? 2 : 1;
   } finally {
     process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
   }
+}
+
+/** --token, --token-file or --token-command (one of them): a file or a command is asked again whenever the token expires. */
+export function tokenSource(token: string | undefined, file: string | undefined, command: string | undefined): TokenSource | undefined {
+  const given = [token, file, command].filter((v) => v !== undefined && v !== "");
+  if (given.length > 1) throw new UsageError("give one of --token, --token-file and --token-command (or their RUNRELAY_ variables)");
+  if (file) return async () => readFile(file, "utf8");
+  if (command) {
+    return async () => {
+      try {
+        return (await promisify(execFile)("/bin/sh", ["-c", command], { timeout: 60_000, maxBuffer: 1024 * 1024 })).stdout;
+      } catch (err) {
+        const e = err as { code?: unknown; stderr?: string; message: string };
+        throw new Error(`--token-command failed${typeof e.code === "number" ? ` (exit ${e.code})` : ""}: ${(e.stderr || e.message).trim().split("\n").at(-1)}`);
+      }
+    };
+  }
+  return token || undefined;
 }
 
 function sourceFor(command: Command, values: Record<string, string | boolean | undefined>, positionals: string[]): { source: Source; from?: number } {
@@ -250,10 +285,13 @@ function sourceFor(command: Command, values: Record<string, string | boolean | u
     if (positionals.length === 0) throw new UsageError("exec needs a command: runrelay exec [options] -- COMMAND [ARGS…]");
     const grace = Number(str("exit-grace") ?? "10");
     if (!Number.isFinite(grace) || grace < 0) throw new UsageError("--exit-grace takes a number of seconds ≥ 0");
+    const interrupt = str("interrupt");
+    if (interrupt !== undefined && interrupt !== "signal" && interrupt !== "control") throw new UsageError("--interrupt takes signal or control");
     return {
       source: execSource({
         command: positionals,
         exitGraceMs: grace * 1000,
+        ...(interrupt && { interrupt: interrupt as "signal" | "control" }),
         ...(str("prompt") && { prompt: str("prompt") }),
         ...(str("cwd") && { cwd: str("cwd") }),
       }),

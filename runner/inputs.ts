@@ -1,11 +1,14 @@
 /**
  * The input loop: long-polls the relay for messages and interrupts, hands each
  * to the source once, in order, and only then advances (and spools) its cursor;
- * the next poll's `after` acknowledges them to the relay.
+ * the next poll's `after` acknowledges them to the relay. An input that cannot
+ * be handed over (the injection failed, or the session has closed) is reported
+ * to the relay as undelivered, with the reason, and the loop goes on: no input
+ * stays queued in silence.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Input } from "../src/protocol/index.ts";
-import { backoff, RetryableError, type RelayClient } from "./relay.ts";
+import { backoff, retrying, RetryableError, type RelayClient } from "./relay.ts";
 import type { Reporter } from "./report.ts";
 import type { Spool } from "./spool.ts";
 
@@ -49,7 +52,7 @@ export class InputLoop {
         await this.poll(waitSeconds, signal);
         attempt = 0;
       } catch (err) {
-        if (signal.aborted) return;
+        if (signal.aborted || err instanceof StopDelivering) return;
         if (!(err instanceof RetryableError)) throw err;
         const delay = backoff(attempt++, this.#retry, err.retryAfterMs);
         this.#report.verbose(`${err.message}; polling again in ${(delay / 1000).toFixed(1)}s`);
@@ -86,11 +89,43 @@ export class InputLoop {
     this.#chain = this.#chain.then(async () => {
       for (const input of inputs) {
         if (input.id <= this.#cursor) continue; // already injected (another poll, or before a restart)
-        await this.#deliver(input);
+        try {
+          await this.#deliver(input);
+        } catch (err) {
+          if (err instanceof StopDelivering) throw err;
+          await this.#undelivered(input, err);
+        }
         this.#cursor = input.id;
         this.#spool.injected(input.id);
       }
     });
     return this.#chain;
+  }
+
+  /** Tells the relay (and so every viewer) that an input will never reach the agent, and why. */
+  async #undelivered(input: Input, err: unknown): Promise<void> {
+    const reason = err instanceof UndeliverableError ? err.reason : `injection_failed: ${(err as Error)?.message ?? String(err)}`;
+    this.#report.info(`${input.kind} ${input.id} not delivered (${reason})`);
+    try {
+      await retrying(() => this.#client.undelivered([input.id], reason), this.#retry, this.#report);
+    } catch (e) {
+      this.#report.error(`could not report ${input.kind} ${input.id} undelivered: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** Thrown by `deliver` to stop the loop at once, leaving the input queued on the relay (another runner took over). */
+export class StopDelivering extends Error {
+  constructor() {
+    super("stop delivering");
+  }
+}
+
+/** An input the session cannot take, with the reason the relay records (e.g. `session_closed`). */
+export class UndeliverableError extends Error {
+  readonly reason: string;
+  constructor(reason: string) {
+    super(reason);
+    this.reason = reason;
   }
 }

@@ -4,18 +4,27 @@
  * ends the run on the relay with the right status.
  *
  * When is it over? In streaming-input mode the agent keeps its session open as
- * long as its input is open. The runner closes the input once a turn's
- * `result` has arrived and every message it injected has been taken up by the
- * agent (Claude Code reports each as a `command_lifecycle` that reaches
- * `completed`; a message sent mid-turn may be folded into that turn), and no
- * further input arrives within the idle timeout.
+ * long as its input is open. The runner closes the input once the agent is
+ * idle (turns.ts: a turn's `result` has arrived and every message it injected
+ * has been taken up) and no further input arrives within the idle timeout.
+ *
+ * A restart on the same spool resends what the relay did not acknowledge,
+ * claims a new producer epoch (fencing any other runner of the run), and
+ * resumes the agent's session (the id the spool recorded from its first
+ * `system/init` line) instead of sending the prompt again.
  */
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { FinalStatus, Input, UserMessage } from "../src/protocol/index.ts";
-import { InputLoop } from "./inputs.ts";
-import { FatalError, RelayClient, retrying, type RelayOptions } from "./relay.ts";
+import { stopLeftoverAgents, agentMarker } from "./agents.ts";
+import { InputLoop, StopDelivering, UndeliverableError } from "./inputs.ts";
+import { lockSpool } from "./lock.ts";
+import { checkRelayOptions, FatalError, RelayClient, retrying, type RelayOptions } from "./relay.ts";
 import type { Reporter } from "./report.ts";
-import { DEFAULT_SHIPPER, Shipper, type ShipperOptions } from "./shipper.ts";
+import { DEFAULT_SHIPPER, Shipper, TookOverError, type ShipperOptions } from "./shipper.ts";
 import { Spool } from "./spool.ts";
+import { initSessionId, TurnTracker } from "./turns.ts";
 
 /** A line the source printed, and for a tailed file where it was read up to. */
 export interface SourceLine {
@@ -23,16 +32,30 @@ export interface SourceLine {
   offset?: number;
 }
 
+/** How a source starts. */
+export interface SourceStart {
+  /** Resume this Claude session instead of starting one: the first prompt is not sent again. */
+  resume?: string;
+  /** Variables to add to the agent process's environment (they let a restarted runner find a leftover agent). */
+  env?: Record<string, string>;
+}
+
 /** Where a run's stream-json comes from, and how participants reach it. */
 export interface Source {
   /** Starts the agent (or the follower); `from` is where a restarted tail resumes. */
-  lines(from?: number): AsyncIterable<SourceLine>;
+  lines(from?: number, start?: SourceStart): AsyncIterable<SourceLine>;
   /** Sends a user message into the live session; returns the uuid it carries, if any. */
   inject(message: UserMessage, input: Input): Promise<string | undefined>;
-  /** Stops the agent's current turn. */
+  /** Stops the agent's current turn (the session goes on). */
   interrupt(input?: Input): Promise<void>;
   /** Closes the session's input: the agent finishes and its lines end. */
   end(): void;
+  /**
+   * True if `lines()` can resume a session (`start.resume`) instead of starting one: a restarted
+   * runner then resumes the spool's session without the first prompt. A follower of another
+   * process's output (tail) cannot, and simply goes on reading.
+   */
+  resumable?: boolean;
 }
 
 export interface SessionOptions {
@@ -44,10 +67,10 @@ export interface SessionOptions {
   report: Reporter;
   /** Aborted by SIGINT/SIGTERM: the run ends as cancelled. */
   signal?: AbortSignal;
-  shipper?: ShipperOptions;
+  shipper?: Partial<ShipperOptions>;
   /** Backoff between retries (default 250 ms doubling up to 10 s). */
   retry?: { baseMs: number; maxMs: number };
-  /** Long-poll wait for inputs, seconds. */
+  /** Long-poll wait for inputs, seconds (the relay caps it at a third of its runner lease). */
   pollSeconds?: number;
   /** Where a tailed file starts, when the spool does not say. */
   from?: number;
@@ -60,36 +83,56 @@ export interface Outcome {
   exitCode: number;
 }
 
-interface ResultLine {
-  type: "result";
-  subtype?: string;
-  is_error?: boolean;
-  result?: string;
-}
+/** The lease assumed until the relay tells its own (RUNNER_LEASE_SECONDS' default). */
+const DEFAULT_LEASE_SECONDS = 90;
 
 export async function runSession(source: Source, opts: SessionOptions): Promise<Outcome> {
+  checkRelayOptions(opts.relay);
+  // One runner per spool, checked before anything is sent.
+  if (opts.spool) mkdirSync(dirname(opts.spool), { recursive: true });
+  const lock = opts.spool ? lockSpool(opts.spool) : null;
+  try {
+    if (lock?.tookOverFrom !== undefined) opts.report.verbose(`took over the spool's lock from process ${lock.tookOverFrom}, which is gone`);
+    return await session(source, opts);
+  } finally {
+    lock?.release();
+  }
+}
+
+async function session(source: Source, opts: SessionOptions): Promise<Outcome> {
   const { report } = opts;
+  const runId = opts.relay.runId;
   const client = new RelayClient(opts.relay);
-  const spool = Spool.open(opts.spool, opts.relay.runId);
+  const spool = Spool.open(opts.spool, runId);
+  const resume = source.resumable ? spool.session : undefined;
   const idleMs = opts.idleTimeoutSeconds * 1000;
   const retry = opts.retry ?? DEFAULT_SHIPPER.retry;
-  const turn = new TurnTracker();
+  const turn = new TurnTracker({ idle: resume !== undefined });
   const stopInputs = new AbortController();
+  const stopHeartbeat = new AbortController();
   let endedByUs = false;
+  let stopped: Error | undefined; // why the shipper stopped, if it did
   let idleTimer: NodeJS.Timeout | undefined;
 
   async function deliver(input: Input): Promise<void> {
+    // Another runner owns the run now: its inputs are its to deliver.
+    if (stopped instanceof TookOverError) throw new StopDelivering();
+    // After the session closed nothing reaches the agent: say so instead of leaving it queued.
+    if (endedByUs) throw new UndeliverableError("session_closed");
     cancelIdle();
     if (input.kind === "interrupt") {
-      turn.interrupted();
-      report.info(`interrupt ${input.id} → stopping the current turn`);
-      await source.interrupt(input);
+      if (turn.interrupted()) {
+        report.info(`interrupt ${input.id} → stopping the current turn`);
+        await source.interrupt(input);
+      } else {
+        report.info(`interrupt ${input.id}: no turn in flight, nothing to stop`);
+      }
     } else {
       const uuid = await source.inject(input.message!, input);
       turn.injected(uuid);
       report.info(`message ${input.id} injected`);
     }
-    maybeEnd(); // an interrupt while the agent is idle changes nothing: the session may still end
+    maybeEnd();
   }
 
   function cancelIdle(): void {
@@ -105,45 +148,73 @@ export async function runSession(source: Source, opts: SessionOptions): Promise<
       idleTimer = undefined;
       if (!turn.idle || endedByUs) return;
       endedByUs = true;
-      report.verbose("the turn is over and no input is waiting: closing the session");
+      report.verbose("the agent is idle and no input is waiting: closing the session");
       source.end();
     }, idleMs);
   }
 
   const inputs = new InputLoop(client, spool, deliver, report, retry);
   // Reach the relay once before starting the agent: a wrong URL or token fails here, clearly.
-  if (await inputs.probe()) throw new FatalError(409, "run_ended", `run ${opts.relay.runId} has already ended on the relay`);
+  if (await inputs.probe()) throw new FatalError(409, "run_ended", `run ${runId} has already ended on the relay`);
   report.info(`connected to ${client.runUrl}`);
+  const heartbeat = heartbeatLoop(client, report, stopHeartbeat.signal);
 
-  const shipper = new Shipper(client, spool, report, { ...DEFAULT_SHIPPER, retry, ...opts.shipper });
+  const shipper = new Shipper(client, spool, report, { ...DEFAULT_SHIPPER, retry, ...opts.shipper }, (err) => {
+    stopped = err;
+    if (err instanceof TookOverError) stopInputs.abort();
+    endedByUs = true;
+    cancelIdle();
+    void source.interrupt().catch(() => {});
+    source.end();
+  });
+  try {
+    // What an earlier runner left unacknowledged goes first, under its own epochs; then this
+    // runner claims the next epoch, which fences every other runner of the run.
+    await shipper.resend();
+    const epoch = await retrying(() => client.claim(spool.producerId), retry, report);
+    spool.claimed(epoch);
+    report.verbose(`producer ${spool.producerId}, epoch ${epoch}`);
+  } catch (err) {
+    stopHeartbeat.abort();
+    await heartbeat;
+    throw err;
+  }
+
   const onAbort = () => {
     endedByUs = true;
+    cancelIdle();
     void source.interrupt().catch(() => {});
     source.end();
   };
   if (opts.signal?.aborted) onAbort();
   else opts.signal?.addEventListener("abort", onAbort, { once: true });
 
+  // A crashed runner's agent must not go on beside the new one (it would carry on the turn in flight).
+  await stopLeftoverAgents(runId, report);
+  if (resume) report.info(`resuming session ${resume}`);
   // Start the source first (the agent exists once its first `next()` is called), then take inputs.
-  const lines = source.lines(spool.offset ?? opts.from)[Symbol.asyncIterator]();
+  const lines = source
+    .lines(spool.offset ?? opts.from, { ...(resume && { resume }), env: agentMarker(runId) })
+    [Symbol.asyncIterator]();
   let next = lines.next();
   const polling = inputs.run(stopInputs.signal, opts.pollSeconds ?? 25).catch((err: Error) => {
     report.error(`input loop stopped: ${err.message}`);
   });
+  if (resume) maybeEnd(); // a resumed agent is idle until a message comes
 
   let sourceError: Error | undefined;
   try {
-    for (let line = await next; !line.done; line = await next) {
-      shipper.push(line.value.text, line.value.offset);
-      if (shipper.failed) {
-        endedByUs = true;
-        source.end();
-        await lines.return?.();
-        break;
+    for (let line = await next; !line.done; line = await lines.next()) {
+      const { text, offset } = line.value;
+      if (stopped) continue; // drain what the agent still prints while it stops; it goes nowhere
+      if (spool.session === undefined) {
+        const id = initSessionId(text);
+        if (id) spool.recordSession(id);
       }
-      turn.observe(line.value.text);
+      shipper.push(text, offset);
+      turn.observe(text);
       maybeEnd();
-      next = lines.next();
+      await shipper.room(); // read no further ahead of the relay than the backlog allows
     }
   } catch (err) {
     sourceError = err instanceof Error ? err : new Error(String(err));
@@ -152,74 +223,58 @@ export async function runSession(source: Source, opts: SessionOptions): Promise<
     stopInputs.abort();
     opts.signal?.removeEventListener("abort", onAbort);
   }
-  await polling;
-  await inputs.acknowledge().catch((err: Error) => report.verbose(`could not acknowledge the last inputs: ${err.message}`));
   try {
-    await shipper.flush();
-  } catch (err) {
-    // Lines could not be shipped (a refusal that retrying cannot fix). Say so on the relay if it still listens.
-    const reason = `the runner could not ship its output: ${(err as Error).message}`;
-    await client.complete("failed", reason).catch(() => {});
-    throw err;
-  }
-  report.info(`${shipper.shipped} line(s) shipped`);
+    await polling;
+    if (stopped instanceof TookOverError) throw stopped; // the new runner owns the run: no complete, the spool stays
+    await inputs.acknowledge().catch((err: Error) => report.verbose(`could not acknowledge the last inputs: ${err.message}`));
+    try {
+      await shipper.flush();
+    } catch (err) {
+      if (err instanceof TookOverError) throw err;
+      // Lines could not be shipped (a refusal that retrying cannot fix). Say so on the relay if it still listens.
+      const reason = `the runner could not ship its output: ${(err as Error).message}`;
+      await client.complete("failed", reason).catch(() => {});
+      throw err;
+    }
+    report.info(`${shipper.shipped} line(s) shipped${client.renewals > 0 ? `; the token was renewed ${client.renewals} time(s)` : ""}`);
 
-  const outcome = decide({ signalled: opts.signal?.aborted ?? false, sourceError, endedByUs, turn });
-  await retrying(() => client.complete(outcome.status, outcome.reason), retry, report);
-  report.info(`run ${outcome.status}${outcome.reason ? `: ${outcome.reason}` : ""}`);
-  spool.discard();
-  return outcome;
+    const outcome = decide({ signalled: opts.signal?.aborted ?? false, sourceError, endedByUs, turn });
+    await retrying(() => client.complete(outcome.status, outcome.reason), retry, report);
+    report.info(`run ${outcome.status}${outcome.reason ? `: ${outcome.reason}` : ""}`);
+    spool.discard();
+    return outcome;
+  } finally {
+    stopHeartbeat.abort();
+    await heartbeat;
+  }
+}
+
+/**
+ * Keeps the runner's lease on the relay: when no request has gone to the
+ * relay for a third of the lease (the input loop is backing off, or done),
+ * sends `POST /heartbeat`. The long-poll itself calls in often enough while
+ * it runs: the relay caps its wait at a third of the lease.
+ */
+async function heartbeatLoop(client: RelayClient, report: Reporter, signal: AbortSignal): Promise<void> {
+  while (!signal.aborted) {
+    const periodMs = ((client.leaseSeconds ?? DEFAULT_LEASE_SECONDS) * 1000) / 3;
+    const wait = client.lastRequestAt + periodMs - Date.now();
+    if (wait > 0) {
+      await sleep(wait, undefined, { signal }).catch(() => {});
+      continue;
+    }
+    await client.heartbeat(signal).catch((err: Error) => {
+      if (!signal.aborted) report.verbose(`heartbeat: ${err.message}`);
+    });
+  }
 }
 
 function decide(s: { signalled: boolean; sourceError: Error | undefined; endedByUs: boolean; turn: TurnTracker }): Outcome {
   if (s.signalled) return { status: "cancelled", reason: "the runner was stopped", exitCode: 130 };
   const last = s.turn.lastResult;
   // Closing an interrupted session can make the agent exit non-zero: that is not a failure of the run.
-  if (s.sourceError && !(s.endedByUs && last)) return { status: "failed", reason: s.sourceError.message, exitCode: 1 };
+  if (s.sourceError && !(s.endedByUs && (last || s.turn.idle))) return { status: "failed", reason: s.sourceError.message, exitCode: 1 };
   if (s.turn.lastTurnInterrupted) return { status: "cancelled", reason: "interrupted by a participant", exitCode: 1 };
   if (last?.is_error) return { status: "failed", reason: last.result ?? last.subtype ?? "the agent reported an error", exitCode: 1 };
   return { status: "completed", exitCode: 0 };
-}
-
-/** Follows turns: results, the commands the runner injected, interrupts. */
-class TurnTracker {
-  lastResult: ResultLine | undefined;
-  lastTurnInterrupted = false;
-  #resultSinceInput = false;
-  #interruptPending = false;
-  #pending = new Set<string>();
-  #lifecycleSeen = false;
-
-  /** The agent is idle: a turn ended and every injected message was taken up. */
-  get idle(): boolean {
-    return this.#resultSinceInput && (this.#pending.size === 0 || !this.#lifecycleSeen);
-  }
-
-  injected(uuid: string | undefined): void {
-    if (uuid) this.#pending.add(uuid);
-    this.#resultSinceInput = false;
-  }
-
-  interrupted(): void {
-    this.#interruptPending = true;
-  }
-
-  observe(text: string): void {
-    let line: { type?: unknown; state?: unknown; command_uuid?: unknown };
-    try {
-      line = JSON.parse(text);
-    } catch {
-      return;
-    }
-    if (line.type === "command_lifecycle" && typeof line.command_uuid === "string") {
-      this.#lifecycleSeen = true;
-      if (line.state === "queued" || line.state === "started") this.#pending.add(line.command_uuid);
-      else this.#pending.delete(line.command_uuid);
-    } else if (line.type === "result") {
-      this.lastResult = line as ResultLine;
-      this.lastTurnInterrupted = this.#interruptPending;
-      this.#interruptPending = false;
-      this.#resultSinceInput = true;
-    }
-  }
 }

@@ -1,10 +1,13 @@
 /**
  * The shipper: gathers lines into batches (bounded in lines, bytes and age),
  * spools each batch, then sends them one request at a time as an idempotent
- * producer. Network errors, 5xx and 429 are retried with backoff and jitter,
- * forever; a 409 resends from the batch the relay expects; any other refusal
- * stops the shipper with a clear error. Lines are never dropped.
+ * producer: producer id `runner`, the epoch the runner claimed, seqs from 0.
+ * Network errors, 5xx and 429 are retried with backoff and jitter, forever.
+ * A 403 stale_producer_epoch means another runner claimed a newer epoch: the
+ * shipper stops with TookOverError. Any other refusal stops it with a clear
+ * error. Lines are never dropped.
  */
+import { statSync } from "node:fs";
 import { FatalError, retrying, SeqGapError, type RelayClient } from "./relay.ts";
 import type { Reporter } from "./report.ts";
 import type { Batch, Spool } from "./spool.ts";
@@ -16,6 +19,12 @@ export interface ShipperOptions {
   maxBatchBytes: number;
   /** How long a line may wait for others to join its batch. */
   maxDelayMs: number;
+  /**
+   * How far the runner reads ahead of the relay: once this many bytes of lines
+   * are spooled and not yet acknowledged, `room()` waits (the agent's output
+   * waits in its pipe) until the relay has caught up.
+   */
+  maxBacklogBytes: number;
   retry: { baseMs: number; maxMs: number };
 }
 
@@ -24,35 +33,63 @@ export const DEFAULT_SHIPPER: ShipperOptions = {
   maxBatchLines: 500,
   maxBatchBytes: 4 * 1024 * 1024,
   maxDelayMs: 20,
+  maxBacklogBytes: 256 * 1024,
   retry: { baseMs: 250, maxMs: 10_000 },
 };
+
+/** Another runner claimed a newer epoch of the run's producer: this one must stop. */
+export class TookOverError extends Error {
+  constructor(runId: string) {
+    super(`another runner took over run ${runId}`);
+    this.name = "TookOverError";
+  }
+}
+
+/** With -v, a line with the runner's memory and spool size every this many lines. */
+const STATS_EVERY = 10_000;
 
 export class Shipper {
   readonly #client: RelayClient;
   readonly #spool: Spool;
   readonly #report: Reporter;
   readonly #opts: ShipperOptions;
+  readonly #onFailure: (err: Error) => void;
   #open: string[] = [];
   #openBytes = 0;
   #openOffset: number | undefined;
   #timer: NodeJS.Timeout | undefined;
-  /** Spooled batches waiting to be sent, in seq order. */
+  /** Spooled batches waiting to be sent, in order. */
   #queue: Batch[];
+  #queuedBytes = 0;
   #pump: Promise<void> | null = null;
   #failed: Error | null = null;
+  #roomWaiters: (() => void)[] = [];
   /** Lines the relay has acknowledged in this process. */
   shipped = 0;
 
-  constructor(client: RelayClient, spool: Spool, report: Reporter, opts: ShipperOptions = DEFAULT_SHIPPER) {
+  constructor(client: RelayClient, spool: Spool, report: Reporter, opts: ShipperOptions = DEFAULT_SHIPPER, onFailure: (err: Error) => void = () => {}) {
     this.#client = client;
     this.#spool = spool;
     this.#report = report;
     this.#opts = opts;
+    this.#onFailure = onFailure;
     this.#queue = spool.unacknowledged();
-    if (this.#queue.length > 0) {
-      report.info(`resending ${this.#queue.length} unacknowledged batch(es) from the spool`);
-      this.#kick();
-    }
+    for (const b of this.#queue) this.#queuedBytes += bytesOf(b);
+  }
+
+  /**
+   * Sends the batches an earlier runner spooled and the relay did not
+   * acknowledge, each under its own epoch and seq, before this runner claims
+   * a new epoch. Throws what stopped it.
+   */
+  async resend(): Promise<number> {
+    const count = this.#queue.length;
+    if (count === 0) return 0;
+    this.#report.info(`resending ${count} unacknowledged batch(es) from the spool`);
+    this.#kick();
+    while (this.#pump) await this.#pump;
+    if (this.#failed) throw this.#failed;
+    return count;
   }
 
   /** Adds one line; `offset` is where a tailed file has been read up to after it. */
@@ -74,6 +111,12 @@ export class Shipper {
     else this.#timer ??= setTimeout(() => this.#cut(), this.#opts.maxDelayMs);
   }
 
+  /** Resolves when the backlog (lines not yet acknowledged) is under its bound again. */
+  room(): Promise<void> {
+    if (this.#queuedBytes + this.#openBytes < this.#opts.maxBacklogBytes || this.#failed) return Promise.resolve();
+    return new Promise((resolve) => this.#roomWaiters.push(resolve));
+  }
+
   /** Sends everything pushed so far; resolves once the relay has acknowledged it all. */
   async flush(): Promise<void> {
     this.#cut();
@@ -89,19 +132,19 @@ export class Shipper {
   #cut(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#open.length === 0) return;
-    const batch: Batch = { seq: this.#spool.nextSeq, lines: this.#open, ...(this.#openOffset !== undefined && { offset: this.#openOffset }) };
+    if (this.#open.length === 0 || this.#failed) return;
+    let batch: Batch;
+    try {
+      batch = this.#spool.add(this.#open, this.#openOffset); // on disk before it is sent
+    } catch (err) {
+      this.#fail(new Error(`cannot write the spool: ${(err as Error).message}`));
+      return;
+    }
     this.#open = [];
     this.#openBytes = 0;
     this.#openOffset = undefined;
-    try {
-      this.#spool.write(batch); // on disk before it is sent
-    } catch (err) {
-      this.#failed = new Error(`cannot write the spool: ${(err as Error).message}`);
-      this.#report.error(this.#failed.message);
-      return;
-    }
     this.#queue.push(batch);
+    this.#queuedBytes += bytesOf(batch);
     this.#kick();
   }
 
@@ -118,35 +161,62 @@ export class Shipper {
       try {
         await this.#send(batch);
         this.#queue.shift();
+        this.#queuedBytes -= bytesOf(batch);
+        this.#wakeRoom();
       } catch (err) {
         if (err instanceof SeqGapError && err.expected < batch.seq) {
-          // The relay lost batches it had acknowledged: resend from the one it expects.
-          this.#report.info(`the relay expects batch ${err.expected}; resending from there`);
-          const resend = this.#spool.from(err.expected).filter((b) => b.seq < batch.seq);
-          this.#queue.unshift(...resend);
-          continue;
+          // Batches the relay acknowledged are durable there and gone from the spool: a gap
+          // can only be refilled from batches it never acknowledged.
+          const refill = this.#spool.unacknowledged().filter((b) => b.epoch === batch.epoch && b.seq >= err.expected && b.seq < batch.seq);
+          if (refill.length === batch.seq - err.expected) {
+            this.#report.info(`the relay expects batch ${err.expected}; resending from there`);
+            this.#queue.unshift(...refill);
+            for (const b of refill) this.#queuedBytes += bytesOf(b);
+            continue;
+          }
+          this.#fail(new Error(`the relay expects batch ${err.expected} of epoch ${batch.epoch}, which it had already acknowledged; it has lost lines`));
+          return;
         }
-        this.#failed = describe(err);
-        this.#report.error(this.#failed.message);
+        this.#fail(this.#describe(err));
       }
     }
   }
 
   async #send(batch: Batch): Promise<void> {
-    const producer = { ...this.#spool.producer, seq: batch.seq };
+    const producer = { id: this.#spool.producerId, epoch: batch.epoch, seq: batch.seq };
     const result = await retrying(() => this.#client.append(batch.lines, producer), this.#opts.retry, this.#report);
-    this.#spool.acknowledge(batch.seq);
+    this.#spool.acknowledge(batch);
+    const before = this.shipped;
     if (result === "appended") this.shipped += batch.lines.length;
-    this.#report.verbose(`batch ${batch.seq}: ${batch.lines.length} line(s) ${result}`);
+    this.#report.verbose(`batch ${batch.epoch}:${batch.seq}: ${batch.lines.length} line(s) ${result}`);
+    if (Math.floor(this.shipped / STATS_EVERY) > Math.floor(before / STATS_EVERY)) this.#stats();
+  }
+
+  /** -v: memory and spool size, so a long run can be watched for growth. */
+  #stats(): void {
+    const spool = this.#spool.path ? (statSync(this.#spool.path, { throwIfNoEntry: false })?.size ?? 0) : 0;
+    this.#report.verbose(`${this.shipped} line(s) shipped; rss ${process.memoryUsage.rss()} bytes; spool ${spool} bytes`);
+  }
+
+  #fail(err: Error): void {
+    if (this.#failed) return;
+    this.#failed = err;
+    this.#wakeRoom(true);
+    this.#onFailure(err);
+  }
+
+  #wakeRoom(all = false): void {
+    if (!all && this.#queuedBytes + this.#openBytes >= this.#opts.maxBacklogBytes) return;
+    for (const wake of this.#roomWaiters.splice(0)) wake();
+  }
+
+  #describe(err: unknown): Error {
+    if (err instanceof FatalError && err.code === "stale_producer_epoch") return new TookOverError(this.#client.opts.runId);
+    if (err instanceof FatalError && err.code === "run_ended") {
+      return new Error("the run has already ended on the relay; it takes no more lines");
+    }
+    return err instanceof Error ? err : new Error(String(err));
   }
 }
 
-function describe(err: unknown): Error {
-  if (err instanceof FatalError && err.code === "stale_producer_epoch") {
-    return new Error("another runner has taken over this run (a newer producer epoch); stopping");
-  }
-  if (err instanceof FatalError && err.code === "run_ended") {
-    return new Error("the run has already ended on the relay; it takes no more lines");
-  }
-  return err instanceof Error ? err : new Error(String(err));
-}
+const bytesOf = (b: Batch) => b.lines.reduce((n, l) => n + l.length + 1, 0);

@@ -1,58 +1,131 @@
 /**
- * The spool: an append-only file that holds every batch before it is sent,
- * and notes each one the relay acknowledged. A runner restarted on the same
- * spool resends exactly the unacknowledged batches, as the same producer with
- * the same seqs, so the relay stores every line once.
+ * The spool: a file that holds every batch before it is sent, notes each one
+ * the relay acknowledged, and what a restarted runner needs to carry on: the
+ * producer epochs it used, the Claude session id, how far inputs were injected
+ * and (for a tailed file) how far it was read. A runner restarted on the same
+ * spool resends exactly the unacknowledged batches, each under its own epoch
+ * and seq, so the relay stores every line once.
+ *
+ * Acknowledged batches are durable on the relay: they leave memory at once,
+ * and the file is compacted (rewritten with only what is still needed, through
+ * a temporary file and a rename, so a crash leaves the old or the new file,
+ * never half of one) once the acknowledged part passes COMPACT_BYTES or
+ * COMPACT_BATCHES. A run of any length keeps a spool of bounded size.
  *
  * One JSON object a line:
- *   {"spool":1,"runId":"…","producer":"…","epoch":0}   the first line
- *   {"seq":3,"lines":["…"],"offset":1234}              a batch (offset: where a tailed file was read up to)
- *   {"ack":3}                                          the relay has batch 3
- *   {"input":5}                                        inputs up to 5 were injected
+ *   {"spool":2,"runId":"…","producer":"runner"}      the first line
+ *   {"epoch":1}                                      an epoch this runner claimed; its batches follow
+ *   {"seq":3,"epoch":1,"lines":["…"],"offset":1234}  a batch (offset: where a tailed file was read up to)
+ *   {"ack":3,"epoch":1}                              the relay has every batch up to (epoch 1, seq 3)
+ *   {"input":5}                                      inputs up to 5 were handed to the agent
+ *   {"session":"…"}                                  the Claude session id (from the first system/init line)
+ *   {"offset":1234}                                  where a tailed file was read up to (written by compaction)
+ *   {"agent":4321}                                   the pid of the agent process this runner started
+ * Version 1 spools (a random producer id, epoch 0 in the header, batches without an epoch) are read too.
  */
-import { randomUUID } from "node:crypto";
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, truncateSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, truncateSync, writeSync, appendFileSync } from "node:fs";
 import { dirname } from "node:path";
 
 export interface Batch {
+  epoch: number;
   seq: number;
   lines: string[];
   /** For a tailed file: the byte offset just after the batch's last line. */
   offset?: number;
 }
 
-type Header = { spool: 1; runId: string; producer: string; epoch: number };
-type Record = Header | Batch | { ack: number } | { input: number };
+/** The producer id every runner of a run uses: fencing (epochs), not ids, tells runners apart. */
+export const PRODUCER_ID = "runner";
+
+/** Compact once the acknowledged part of the file passes this many bytes … */
+export const COMPACT_BYTES = 256 * 1024;
+/** … or this many batches. */
+export const COMPACT_BATCHES = 100;
+
+type Header = { spool: 1 | 2; runId: string; producer: string; epoch?: number };
+type BatchRecord = { seq: number; epoch?: number; lines: string[]; offset?: number };
+type Record =
+  | Header
+  | BatchRecord
+  | { ack: number; epoch?: number }
+  | { epoch: number }
+  | { input: number }
+  | { session: string }
+  | { offset: number }
+  | { agent: number };
+
+/** (epoch, seq) in order: epochs first. */
+const after = (a: { epoch: number; seq: number }, b: { epoch: number; seq: number } | null) =>
+  b === null || a.epoch > b.epoch || (a.epoch === b.epoch && a.seq > b.seq);
+
+export interface SpoolOptions {
+  compactBytes?: number;
+  compactBatches?: number;
+}
 
 export class Spool {
   readonly path: string | null;
-  readonly producer: { id: string; epoch: number };
-  #batches: Batch[] = [];
-  #acked = -1;
+  readonly runId: string;
+  readonly producerId: string;
+  /** Epochs claimed, oldest first. */
+  readonly epochs: number[] = [];
+  #pending: Batch[] = [];
+  #acked: { epoch: number; seq: number } | null = null;
+  #nextSeq = 0;
   #inputCursor = 0;
+  #session: string | undefined;
+  #offset: number | undefined;
+  #agent: number | undefined;
+  /** Bytes and batches in the file that are no longer needed (acknowledged, superseded). */
+  #garbageBytes = 0;
+  #garbageBatches = 0;
+  readonly #compactBytes: number;
+  readonly #compactBatches: number;
+  /** Times the file was compacted (for tests and -v). */
+  compactions = 0;
 
-  private constructor(path: string | null, header: Header, records: Record[]) {
+  private constructor(path: string | null, header: Header, records: Record[], opts: SpoolOptions) {
     this.path = path;
-    this.producer = { id: header.producer, epoch: header.epoch };
+    this.runId = header.runId;
+    this.producerId = header.producer;
+    this.#compactBytes = opts.compactBytes ?? COMPACT_BYTES;
+    this.#compactBatches = opts.compactBatches ?? COMPACT_BATCHES;
+    const baseEpoch = header.epoch ?? 0;
+    if (header.spool === 1) this.epochs.push(baseEpoch);
+    const batches: Batch[] = [];
     for (const r of records) {
-      if ("seq" in r) this.#batches.push(r);
-      else if ("ack" in r) this.#acked = Math.max(this.#acked, r.ack);
-      else if ("input" in r) this.#inputCursor = Math.max(this.#inputCursor, r.input);
+      if ("seq" in r) {
+        const batch: Batch = { epoch: r.epoch ?? baseEpoch, seq: r.seq, lines: r.lines, ...(r.offset !== undefined && { offset: r.offset }) };
+        batches.push(batch);
+        if (batch.offset !== undefined) this.#offset = batch.offset;
+      } else if ("ack" in r) {
+        const ack = { epoch: r.epoch ?? baseEpoch, seq: r.ack };
+        if (after(ack, this.#acked)) this.#acked = ack;
+      } else if ("epoch" in r && typeof r.epoch === "number") {
+        if (!this.epochs.includes(r.epoch)) this.epochs.push(r.epoch);
+      } else if ("input" in r) this.#inputCursor = Math.max(this.#inputCursor, r.input);
+      else if ("session" in r) this.#session ??= r.session;
+      else if ("offset" in r) this.#offset = r.offset;
+      else if ("agent" in r) this.#agent = r.agent;
     }
+    this.#pending = batches.filter((b) => after(b, this.#acked));
+    // Everything else in the file is garbage as far as compaction goes.
+    this.#garbageBatches = batches.length - this.#pending.length;
   }
 
   /**
    * Opens the spool at `path` for `runId` (creating it), or an in-memory one
-   * when `path` is null. A spool written for another run is refused.
+   * when `path` is null. A spool written for another run is refused; a record
+   * cut short by a crash at the end of the file is dropped.
    */
-  static open(path: string | null, runId: string): Spool {
+  static open(path: string | null, runId: string, opts: SpoolOptions = {}): Spool {
     if (path === null || !existsSync(path)) {
-      const header: Header = { spool: 1, runId, producer: `runner-${randomUUID()}`, epoch: 0 };
+      const header: Header = { spool: 2, runId, producer: PRODUCER_ID };
       if (path !== null) {
         mkdirSync(dirname(path), { recursive: true });
         appendFileSync(path, JSON.stringify(header) + "\n");
       }
-      return new Spool(path, header, []);
+      return new Spool(path, header, [], opts);
     }
     let text = readFileSync(path, "utf8");
     if (text.length > 0 && !text.endsWith("\n")) {
@@ -73,47 +146,126 @@ export class Spool {
     const header = records.shift();
     if (!header || !("spool" in header)) throw new Error(`${path} is not a runrelay spool`);
     if (header.runId !== runId) throw new Error(`the spool ${path} belongs to run ${header.runId}, not ${runId}`);
-    return new Spool(path, header, records);
+    const spool = new Spool(path, header, records, opts);
+    spool.#garbageBytes = Buffer.byteLength(text); // compact at the first occasion if it is big
+    return spool;
   }
 
-  /** The seq the next batch gets. */
-  get nextSeq(): number {
-    return (this.#batches.at(-1)?.seq ?? -1) + 1;
+  /** The epoch new batches are sent under (the last one claimed), if any. */
+  get epoch(): number | undefined {
+    return this.epochs.at(-1);
   }
 
   /** Where a tailed file was read up to, as of the last batch. */
   get offset(): number | undefined {
-    return this.#batches.findLast((b) => b.offset !== undefined)?.offset;
+    return this.#offset;
   }
 
   get inputCursor(): number {
     return this.#inputCursor;
   }
 
-  /** Batches written but not acknowledged, in order. */
+  /** The Claude session id the run's agent reported first, if any. */
+  get session(): string | undefined {
+    return this.#session;
+  }
+
+  /** The pid of the agent process a runner on this spool started last, if any. */
+  get agent(): number | undefined {
+    return this.#agent;
+  }
+
+  /** The highest batch the relay acknowledged. */
+  get acknowledged(): { epoch: number; seq: number } | null {
+    return this.#acked;
+  }
+
+  /** Batches written but not acknowledged, in order (epoch, then seq). */
   unacknowledged(): Batch[] {
-    return this.#batches.filter((b) => b.seq > this.#acked);
+    return [...this.#pending];
   }
 
-  /** Every batch from `seq` on (to resend after the relay lost some). */
-  from(seq: number): Batch[] {
-    return this.#batches.filter((b) => b.seq >= seq);
+  /** Records an epoch claimed from the relay: new batches are numbered from 0 in it. */
+  claimed(epoch: number): void {
+    if (this.epoch !== undefined && epoch <= this.epoch) throw new Error(`epoch ${epoch} is not above ${this.epoch}, the last one this spool used`);
+    if (this.#pending.length > 0) throw new Error("claim a new epoch only once every earlier batch is acknowledged");
+    this.epochs.push(epoch);
+    this.#nextSeq = 0;
+    this.#append({ epoch });
   }
 
-  /** Records a batch before it is sent. */
-  write(batch: Batch): void {
-    this.#batches.push(batch);
-    this.#append(batch);
+  /** Records a batch of lines before it is sent, as the next seq of the current epoch. */
+  add(lines: string[], offset?: number): Batch {
+    const epoch = this.epoch;
+    if (epoch === undefined) throw new Error("no producer epoch claimed yet");
+    const batch: Batch = { epoch, seq: this.#nextSeq, lines, ...(offset !== undefined && { offset }) };
+    this.#append({ seq: batch.seq, epoch, lines, ...(offset !== undefined && { offset }) });
+    this.#nextSeq++;
+    this.#pending.push(batch);
+    if (offset !== undefined) this.#offset = offset;
+    return batch;
   }
 
-  acknowledge(seq: number): void {
-    this.#acked = Math.max(this.#acked, seq);
-    this.#append({ ack: seq });
+  /** The relay has `batch` (and every one before it): it leaves memory, and in time the file. */
+  acknowledge(batch: { epoch: number; seq: number }): void {
+    if (!after(batch, this.#acked)) return;
+    this.#acked = { epoch: batch.epoch, seq: batch.seq };
+    let bytes = 0;
+    while (this.#pending.length > 0 && !after(this.#pending[0]!, this.#acked)) {
+      const done = this.#pending.shift()!;
+      bytes += done.lines.reduce((n, l) => n + Buffer.byteLength(l) + 3, 40);
+      this.#garbageBatches++;
+    }
+    this.#garbageBytes += bytes + this.#append({ ack: batch.seq, epoch: batch.epoch });
+    this.#maybeCompact();
   }
 
+  /** Inputs up to `inputId` were handed to the agent. */
   injected(inputId: number): void {
-    this.#inputCursor = Math.max(this.#inputCursor, inputId);
-    this.#append({ input: inputId });
+    if (inputId <= this.#inputCursor) return;
+    this.#inputCursor = inputId;
+    this.#garbageBytes += this.#append({ input: inputId });
+  }
+
+  /** Records the run's Claude session id (the first one only: that is the session a restart resumes). */
+  recordSession(id: string): void {
+    if (this.#session !== undefined) return;
+    this.#session = id;
+    this.#append({ session: id });
+  }
+
+  /** Records the pid of the agent process this runner started. */
+  recordAgent(pid: number): void {
+    this.#agent = pid;
+    this.#garbageBytes += this.#append({ agent: pid });
+  }
+
+  /** Rewrites the file with only what is still needed. */
+  compact(): void {
+    this.#garbageBytes = 0;
+    this.#garbageBatches = 0;
+    if (!this.path) return;
+    const records: Record[] = [
+      { spool: 2, runId: this.runId, producer: this.producerId },
+      ...this.epochs.map((epoch) => ({ epoch })),
+      ...(this.#session !== undefined ? [{ session: this.#session }] : []),
+      ...(this.#inputCursor > 0 ? [{ input: this.#inputCursor }] : []),
+      ...(this.#offset !== undefined ? [{ offset: this.#offset }] : []),
+      ...(this.#agent !== undefined ? [{ agent: this.#agent }] : []),
+      ...(this.#acked ? [{ ack: this.#acked.seq, epoch: this.#acked.epoch }] : []),
+      ...this.#pending.map((b) => ({ seq: b.seq, epoch: b.epoch, lines: b.lines, ...(b.offset !== undefined && { offset: b.offset }) })),
+    ];
+    const temp = `${this.path}.compact`;
+    const fd = openSync(temp, "w");
+    try {
+      // No fsync, like every other write to the spool: it is there for a runner that dies, which
+      // the page cache survives, not for a machine that loses power.
+      writeSync(fd, records.map((r) => JSON.stringify(r) + "\n").join(""));
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, this.path); // atomic: a crash leaves the old file or the new one
+    this.compactions++;
   }
 
   /** Removes the spool once the run is complete: nothing is left to resend. */
@@ -121,7 +273,14 @@ export class Spool {
     if (this.path) rmSync(this.path, { force: true });
   }
 
-  #append(record: Record): void {
-    if (this.path) appendFileSync(this.path, JSON.stringify(record) + "\n");
+  #maybeCompact(): void {
+    if (this.#garbageBytes >= this.#compactBytes || this.#garbageBatches >= this.#compactBatches) this.compact();
+  }
+
+  /** Appends a record; returns its size in bytes. */
+  #append(record: Record): number {
+    const text = JSON.stringify(record) + "\n";
+    if (this.path) appendFileSync(this.path, text);
+    return Buffer.byteLength(text);
   }
 }

@@ -2,11 +2,17 @@
  * The `exec` source: spawns any command that prints stream-json on stdout,
  * e.g. `claude -p --output-format stream-json --input-format stream-json --verbose`.
  * Each stdout line is one line; injected messages are written to its stdin as
- * stream-json user lines; an interrupt sends SIGINT; its stderr passes through.
+ * stream-json user lines; its stderr passes through. An interrupt is, for
+ * Claude Code, a stream-json control request on its stdin (the turn stops, the
+ * session goes on) and, for other commands, SIGINT. A restarted runner
+ * resumes a `claude` command's session with `--resume ID` and does not send
+ * the prompt again.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { basename } from "node:path";
 import { createInterface } from "node:readline";
-import type { Source, SourceLine } from "../session.ts";
+import type { Source, SourceLine, SourceStart } from "../session.ts";
 import { asStreamJson, userLine } from "./lines.ts";
 
 export interface ExecSourceOptions {
@@ -16,7 +22,20 @@ export interface ExecSourceOptions {
   /** The first user message, written to stdin at start. */
   prompt?: string;
   cwd?: string;
+  /**
+   * How a participant's stop reaches the command: `control` writes Claude Code's
+   * interrupt control request to its stdin, `signal` sends SIGINT. Default:
+   * `control` when the command's basename is `claude`, else `signal`.
+   */
+  interrupt?: "signal" | "control";
 }
+
+/** True if the command is Claude Code (its basename is `claude`). */
+export const isClaude = (command: string[]) => command[0] !== undefined && basename(command[0]) === "claude";
+
+/** Claude Code's stream-json interrupt: stops the current turn, keeps the session. */
+export const interruptRequest = (requestId = randomUUID()) =>
+  JSON.stringify({ type: "control_request", request_id: requestId, request: { subtype: "interrupt" } }) + "\n";
 
 export function execSource(opts: ExecSourceOptions): Source {
   let child: ChildProcess | undefined;
@@ -26,11 +45,16 @@ export function execSource(opts: ExecSourceOptions): Source {
       child.stdin.write(text, (err) => (err ? reject(err) : resolve()));
     });
 
+  const interruptBy = opts.interrupt ?? (isClaude(opts.command) ? "control" : "signal");
+
   return {
-    async *lines(): AsyncIterable<SourceLine> {
-      const [cmd, ...args] = opts.command;
+    async *lines(_from?: number, start: SourceStart = {}): AsyncIterable<SourceLine> {
+      const [cmd, ...given] = opts.command;
       if (!cmd) throw new Error("exec needs a command after --");
-      const proc = spawn(cmd, args, { stdio: ["pipe", "pipe", "inherit"], ...(opts.cwd && { cwd: opts.cwd }) });
+      // Resuming: Claude Code takes the session id; any other command finds it in RUNRELAY_RESUME_SESSION.
+      const args = start.resume && isClaude(opts.command) ? [...given, "--resume", start.resume] : given;
+      const env = { ...process.env, ...start.env, ...(start.resume && { RUNRELAY_RESUME_SESSION: start.resume }) };
+      const proc = spawn(cmd, args, { stdio: ["pipe", "pipe", "inherit"], env, ...(opts.cwd && { cwd: opts.cwd }) });
       child = proc;
       proc.stdin!.on("error", () => {}); // the command may exit before reading its input
       const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
@@ -39,7 +63,7 @@ export function execSource(opts: ExecSourceOptions): Source {
       });
       exited.catch(() => {}); // observed below
       // Written while stdout is already being read: a command may print (or exit) before it reads its input.
-      if (opts.prompt) write(userLine({ role: "user", content: opts.prompt }).line).catch(() => {});
+      if (opts.prompt && !start.resume) write(userLine({ role: "user", content: opts.prompt }).line).catch(() => {});
       try {
         for await (const raw of createInterface({ input: proc.stdout!, crlfDelay: Infinity })) {
           const text = raw.trim();
@@ -51,13 +75,15 @@ export function execSource(opts: ExecSourceOptions): Source {
         if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
       }
     },
+    resumable: true,
     async inject(message) {
       const { uuid, line } = userLine(message);
       await write(line);
       return uuid;
     },
     async interrupt() {
-      child?.kill("SIGINT");
+      if (interruptBy === "signal") child?.kill("SIGINT");
+      else await write(interruptRequest());
     },
     end() {
       child?.stdin?.end();

@@ -2,11 +2,13 @@
  * The `sdk` source: runs the Claude Agent SDK's `query()` in streaming-input
  * mode. Its prompt is an async queue that starts with the initial prompt and
  * receives every injected message; every message the SDK yields is one line.
+ * A restarted runner resumes the session (the SDK's `resume`) and does not
+ * send the prompt again.
  */
 import { randomUUID } from "node:crypto";
 import type { Options, Query, SDKUserMessage } from "@anthropic-ai/claude-agent-sdk";
 import type { UserMessage } from "../../src/protocol/index.ts";
-import type { Source, SourceLine } from "../session.ts";
+import type { Source, SourceLine, SourceStart } from "../session.ts";
 import { AsyncQueue } from "./queue.ts";
 
 export interface SdkSourceOptions {
@@ -16,6 +18,7 @@ export interface SdkSourceOptions {
   permissionMode?: Options["permissionMode"];
   allowedTools?: string[];
   includePartialMessages?: boolean;
+  /** Continue an earlier session, with the prompt as its next turn (a restarted runner resumes its own session without it). */
   resume?: string;
   /** Path to the Claude Code executable; the SDK's own by default. */
   claudePath?: string;
@@ -62,9 +65,10 @@ export function sdkSource(opts: SdkSourceOptions): Source {
   });
 
   return {
-    async *lines(): AsyncIterable<SourceLine> {
+    async *lines(_from?: number, start: SourceStart = {}): AsyncIterable<SourceLine> {
       const { query } = await loadAgentSdk();
-      input.push(userMessage({ role: "user", content: opts.prompt }));
+      const resume = start.resume ?? opts.resume;
+      if (!start.resume) input.push(userMessage({ role: "user", content: opts.prompt }));
       session = query({
         prompt: input,
         options: {
@@ -73,7 +77,8 @@ export function sdkSource(opts: SdkSourceOptions): Source {
           ...(opts.permissionMode && { permissionMode: opts.permissionMode }),
           ...(opts.allowedTools && { allowedTools: opts.allowedTools }),
           ...(opts.includePartialMessages && { includePartialMessages: true }),
-          ...(opts.resume && { resume: opts.resume }),
+          ...(resume && { resume }),
+          ...(start.env && { env: { ...process.env, ...start.env } }),
           ...(opts.claudePath && { pathToClaudeCodeExecutable: opts.claudePath }),
           ...(opts.extraArgs && { extraArgs: opts.extraArgs }),
         },
@@ -84,6 +89,7 @@ export function sdkSource(opts: SdkSourceOptions): Source {
         input.close();
       }
     },
+    resumable: true,
     async inject(message) {
       const m = userMessage(message);
       input.push(m);

@@ -11,18 +11,31 @@ import { Inbox } from "../support/inbox";
 import { ADMIN, tokenFor } from "./auth";
 
 const CLI = fileURLToPath(new URL("../../runner/cli.ts", import.meta.url));
+/** `node LINES COUNT INTERVAL_MS [TAG] [--result] [--hold FILE]`: numbered lines for `runrelay exec` (see the file). */
+export const LINES = fileURLToPath(new URL("./runner-lines.mjs", import.meta.url));
 
 export const newRunId = (name: string) => `e2e-runner-${name}-${crypto.randomUUID().slice(0, 8)}`;
 export const tempDir = (name: string) => mkdtemp(join(tmpdir(), `runrelay-${name}-`));
 
 export interface RunnerProcess {
+  pid: number;
+  /** Its exit code once it has exited and its stderr is closed (-9 for SIGKILL). */
   exit: Promise<number>;
+  /**
+   * Once the process has exited, whether or not its stderr is closed: an agent a SIGKILLed
+   * runner left behind still holds the stderr it inherited.
+   */
+  exited: Promise<number>;
   stderr: () => string;
   kill(signal: NodeJS.Signals): void;
 }
 
-/** Starts `runrelay …` as its own process, the way a backend would. */
-export function startRunner(args: string[], env: Record<string, string> = {}, cwd?: string): RunnerProcess {
+/**
+ * Starts `runrelay …` as its own process, the way a backend would. A concurrent test passes its
+ * own context (`it.concurrent(…, async (ctx) => …)`): the global `onTestFinished` cannot tell
+ * concurrent tests apart.
+ */
+export function startRunner(args: string[], env: Record<string, string> = {}, cwd?: string, ctx: { onTestFinished: typeof onTestFinished } = { onTestFinished }): RunnerProcess {
   const child = spawn(process.execPath, [CLI, ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "ignore", "pipe"],
@@ -30,12 +43,14 @@ export function startRunner(args: string[], env: Record<string, string> = {}, cw
   });
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const exit = new Promise<number>((resolve) => child.once("close", (code, signal) => resolve(code ?? (signal === "SIGKILL" ? -9 : -1))));
+  const code = (resolve: (n: number) => void) => (c: number | null, signal: NodeJS.Signals | null) => resolve(c ?? (signal === "SIGKILL" ? -9 : -1));
+  const exit = new Promise<number>((resolve) => child.once("close", code(resolve)));
+  const exited = new Promise<number>((resolve) => child.once("exit", code(resolve)));
   // A test that fails before the runner exits must not leave it running.
-  onTestFinished(() => {
+  ctx.onTestFinished(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   });
-  return { exit, stderr: () => stderr, kill: (s) => void child.kill(s) };
+  return { pid: child.pid!, exit, exited, stderr: () => stderr, kill: (s) => void child.kill(s) };
 }
 
 export function relayApi(base: string) {
