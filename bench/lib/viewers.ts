@@ -1,0 +1,180 @@
+/**
+ * Viewers, in a worker thread of their own (started by pool.ts), so that the
+ * main thread's timing of requests is not held up by hundreds of viewers
+ * parsing what they receive. SSE viewers are `eventsource` EventSources,
+ * WebSocket viewers are Node's WebSocket: the clients a frontend uses.
+ *
+ * Each viewer keeps the last id it received. Stamped lines (a `bench.sentAt`
+ * field, ms on the shared clock `performance.timeOrigin + performance.now()`)
+ * give one latency sample per viewer per line.
+ */
+import { EventSource } from "eventsource";
+import { parentPort } from "node:worker_threads";
+
+export type Transport = "sse" | "ws";
+
+export type Command =
+  | { op: "open"; sse: string[]; ws: string[]; stamped: boolean; concurrency: number; timeoutMs: number }
+  | { op: "until"; id: number; timeoutMs: number }
+  | { op: "samples" }
+  | { op: "close"; timeoutMs: number };
+
+export type Reply =
+  | { op: "opened"; open: Record<Transport, number>; failed: number; ms: number }
+  | { op: "reached"; id: number; missing: number; at: number }
+  | { op: "samples"; sse: Float64Array; ws: Float64Array }
+  | { op: "closed" }
+  | { op: "error"; message: string };
+
+interface Viewer {
+  transport: Transport;
+  last: number;
+  close(): void;
+}
+
+const now = () => performance.timeOrigin + performance.now();
+
+const port = parentPort;
+if (!port) throw new Error("bench/lib/viewers.ts runs as a worker thread (see pool.ts)");
+
+let viewers: Viewer[] = [];
+let stamped = false;
+let samples: Record<Transport, number[]> = { sse: [], ws: [] };
+/** The id every viewer must reach, and how many have. */
+let target = Infinity;
+let reached = 0;
+let onReached: (() => void) | null = null;
+
+function advance(v: Viewer, id: number): void {
+  if (id <= v.last) return;
+  const before = v.last;
+  v.last = id;
+  if (before < target && id >= target) {
+    reached++;
+    if (reached >= viewers.length) onReached?.();
+  }
+}
+
+function stamp(v: Viewer, data: unknown, at: number): void {
+  const b = (data as { bench?: { sentAt?: number; warm?: boolean } } | null)?.bench;
+  if (b && typeof b.sentAt === "number" && !b.warm) samples[v.transport].push(at - b.sentAt);
+}
+
+function openSse(url: string): Promise<Viewer | null> {
+  return new Promise((resolve) => {
+    const es = new EventSource(url);
+    const v: Viewer = { transport: "sse", last: 0, close: () => es.close() };
+    es.onmessage = (e) => {
+      const at = now();
+      if (stamped) stamp(v, JSON.parse(e.data), at);
+      advance(v, Number(e.lastEventId));
+    };
+    es.onopen = () => resolve(v);
+    // EventSource retries by itself; the caller's timeout decides when to give up.
+    es.onerror = () => {
+      if (es.readyState === EventSource.CLOSED) resolve(null);
+    };
+    pendingClose.add(() => es.close());
+  });
+}
+
+function openWs(url: string): Promise<Viewer | null> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url);
+    const v: Viewer = { transport: "ws", last: 0, close: () => ws.close() };
+    ws.onmessage = (e) => {
+      const at = now();
+      const frame = JSON.parse(String(e.data)) as { type?: string; events?: { id: number; data: unknown }[] };
+      if (frame.type !== "events" || !frame.events?.length) return;
+      if (stamped) for (const ev of frame.events) stamp(v, ev.data, at);
+      advance(v, frame.events[frame.events.length - 1]!.id);
+    };
+    ws.onopen = () => resolve(v);
+    ws.onerror = () => resolve(null);
+    ws.onclose = () => resolve(null);
+    pendingClose.add(() => ws.close());
+  });
+}
+
+/** Closers of every viewer ever started, opened or not, so `close` leaves nothing behind. */
+const pendingClose = new Set<() => void>();
+
+function withTimeout<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<T>((r) => (timer = setTimeout(() => r(fallback), ms)))]).finally(() => clearTimeout(timer));
+}
+
+async function open(cmd: Extract<Command, { op: "open" }>): Promise<Reply> {
+  const start = now();
+  stamped = cmd.stamped;
+  samples = { sse: [], ws: [] };
+  const jobs: (() => Promise<Viewer | null>)[] = [...cmd.sse.map((u) => () => openSse(u)), ...cmd.ws.map((u) => () => openWs(u))];
+  const deadline = start + cmd.timeoutMs;
+  let failed = 0;
+  // Opened in waves, interleaving SSE and WebSocket, each wave bounded by what is left of the deadline.
+  const order = interleave(jobs, cmd.sse.length);
+  for (let i = 0; i < order.length; i += cmd.concurrency) {
+    const left = Math.max(0, deadline - now());
+    const wave = await Promise.all(order.slice(i, i + cmd.concurrency).map((job) => withTimeout(job(), left, null)));
+    for (const v of wave) {
+      if (v) viewers.push(v);
+      else failed++;
+    }
+  }
+  const open = { sse: viewers.filter((v) => v.transport === "sse").length, ws: viewers.filter((v) => v.transport === "ws").length };
+  return { op: "opened", open, failed, ms: now() - start };
+}
+
+/** SSE and WebSocket jobs alternated, so both transports connect at the same pace. */
+function interleave<T>(jobs: T[], sseCount: number): T[] {
+  const sse = jobs.slice(0, sseCount);
+  const ws = jobs.slice(sseCount);
+  const out: T[] = [];
+  for (let i = 0; i < Math.max(sse.length, ws.length); i++) {
+    if (i < sse.length) out.push(sse[i]!);
+    if (i < ws.length) out.push(ws[i]!);
+  }
+  return out;
+}
+
+function until(cmd: Extract<Command, { op: "until" }>): Promise<Reply> {
+  target = cmd.id;
+  reached = viewers.filter((v) => v.last >= target).length;
+  return new Promise((resolve) => {
+    const finish = () => {
+      clearTimeout(timer);
+      onReached = null;
+      target = Infinity;
+      resolve({ op: "reached", id: cmd.id, missing: viewers.length - reached, at: now() });
+    };
+    const timer = setTimeout(finish, cmd.timeoutMs);
+    onReached = finish;
+    if (reached >= viewers.length) finish();
+  });
+}
+
+async function close(): Promise<Reply> {
+  for (const c of pendingClose) {
+    try {
+      c();
+    } catch {
+      // already closed
+    }
+  }
+  pendingClose.clear();
+  viewers = [];
+  return { op: "closed" };
+}
+
+port.on("message", async (cmd: Command) => {
+  try {
+    let reply: Reply;
+    if (cmd.op === "open") reply = await open(cmd);
+    else if (cmd.op === "until") reply = await until(cmd);
+    else if (cmd.op === "samples") reply = { op: "samples", sse: Float64Array.from(samples.sse), ws: Float64Array.from(samples.ws) };
+    else reply = await close();
+    port.postMessage(reply);
+  } catch (err) {
+    port.postMessage({ op: "error", message: (err as Error).stack ?? String(err) } satisfies Reply);
+  }
+});
