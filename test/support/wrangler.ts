@@ -50,9 +50,14 @@ export async function startRelay(opts: { vars?: Record<string, string>; persistT
   let log = "";
   const url = `http://127.0.0.1:${port}`;
   await new Promise<void>((resolve, reject) => {
+    let ready = false;
     const onData = (chunk: Buffer) => {
+      const from = Math.max(0, log.length - 200); // the marker may straddle two chunks
       log += chunk.toString();
-      if (log.includes(`Ready on ${url}`)) resolve();
+      if (!ready && log.includes(`Ready on ${url}`, from)) {
+        ready = true;
+        resolve();
+      }
     };
     child.stdout!.on("data", onData);
     child.stderr!.on("data", onData);
