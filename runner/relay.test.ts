@@ -72,7 +72,8 @@ class FakeRelay {
     const path = url.pathname.replace(/^\/api\/v1\/workflows\/[^/]+/, "") || "/";
     const call: Call = { method: req.method!, path, token, body };
     const header = (name: string) => req.headers[name.toLowerCase()] as string | undefined;
-    if (header("Producer-Id")) call.producer = { id: header("Producer-Id")!, epoch: Number(header("Producer-Epoch")), seq: Number(header("Producer-Seq")) };
+    // The producer triple of an append (a long-poll names only the claimed epoch, with no seq).
+    if (header("Producer-Seq") !== undefined) call.producer = { id: header("Producer-Id")!, epoch: Number(header("Producer-Epoch")), seq: Number(header("Producer-Seq")) };
     this.calls.push(call);
     const json = (status: number, value?: unknown, headers: Record<string, string> = {}) => {
       res.writeHead(status, { ...(value !== undefined && { "Content-Type": "application/json" }), ...headers }).end(value === undefined ? undefined : JSON.stringify(value));

@@ -76,6 +76,8 @@ export function checkRelayOptions(opts: RelayOptions): void {
 }
 
 export class RelayClient {
+  /** The producer epoch this runner claimed, sent with its long-polls. */
+  #fence: { id: string; epoch: number } | undefined;
   readonly opts: RelayOptions;
   readonly runUrl: string;
   readonly #renew: (() => Promise<string>) | undefined;
@@ -122,7 +124,9 @@ export class RelayClient {
 
   /** The long-poll for inputs; `after` acknowledges every input up to it. */
   async pollInputs(after: number, waitSeconds: number, signal?: AbortSignal): Promise<InputsRead> {
-    const res = await this.#fetch(`/inputs?after=${after}&wait=${waitSeconds}`, { signal });
+    // After a claim, the poll names its epoch: the relay refuses a runner that another has taken over.
+    const headers: Record<string, string> = this.#fence ? { [ProducerHeaders.id]: this.#fence.id, [ProducerHeaders.epoch]: String(this.#fence.epoch) } : {};
+    const res = await this.#fetch(`/inputs?after=${after}&wait=${waitSeconds}`, { signal, headers });
     if (res.status !== 200) throw await failure(res, "poll for inputs");
     const reply = InputsReplyRead.parse(await res.json());
     if (reply.leaseSeconds !== undefined) this.leaseSeconds = reply.leaseSeconds;
@@ -138,6 +142,7 @@ export class RelayClient {
     const res = await this.#fetch(`/producers/${encodeURIComponent(producerId)}/claim`, { method: "POST", signal });
     if (res.status !== 200) throw await failure(res, "claim a producer epoch");
     const reply = ClaimReply.parse(await res.json());
+    this.#fence = { id: producerId, epoch: reply.epoch };
     return reply.epoch;
   }
 

@@ -159,14 +159,16 @@ async function session(source: Source, opts: SessionOptions): Promise<Outcome> {
   report.info(`connected to ${client.runUrl}`);
   const heartbeat = heartbeatLoop(client, report, stopHeartbeat.signal);
 
-  const shipper = new Shipper(client, spool, report, { ...DEFAULT_SHIPPER, retry, ...opts.shipper }, (err) => {
+  /** The runner cannot go on (the shipper failed, or another runner took over): stop the agent. */
+  const stop = (err: Error) => {
     stopped = err;
     if (err instanceof TookOverError) stopInputs.abort();
     endedByUs = true;
     cancelIdle();
     void source.interrupt().catch(() => {});
     source.end();
-  });
+  };
+  const shipper = new Shipper(client, spool, report, { ...DEFAULT_SHIPPER, retry, ...opts.shipper }, stop);
   try {
     // What an earlier runner left unacknowledged goes first, under its own epochs; then this
     // runner claims the next epoch, which fences every other runner of the run.
@@ -198,6 +200,8 @@ async function session(source: Source, opts: SessionOptions): Promise<Outcome> {
     [Symbol.asyncIterator]();
   let next = lines.next();
   const polling = inputs.run(stopInputs.signal, opts.pollSeconds ?? 25).catch((err: Error) => {
+    // The relay refuses the polls of a runner whose epoch another runner has claimed.
+    if (err instanceof FatalError && err.code === "stale_producer_epoch") return stop(new TookOverError(runId));
     report.error(`input loop stopped: ${err.message}`);
   });
   if (resume) maybeEnd(); // a resumed agent is idle until a message comes

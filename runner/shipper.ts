@@ -19,6 +19,8 @@ export interface ShipperOptions {
   maxBatchBytes: number;
   /** How long a line may wait for others to join its batch. */
   maxDelayMs: number;
+  /** How long a live delta (a `stream_event` line) may wait: a batch holding one is cut by then. */
+  maxDeltaDelayMs: number;
   /**
    * How far the runner reads ahead of the relay: once this many bytes of lines
    * are spooled and not yet acknowledged, `room()` waits (the agent's output
@@ -33,6 +35,7 @@ export const DEFAULT_SHIPPER: ShipperOptions = {
   maxBatchLines: 500,
   maxBatchBytes: 4 * 1024 * 1024,
   maxDelayMs: 20,
+  maxDeltaDelayMs: 20,
   maxBacklogBytes: 256 * 1024,
   retry: { baseMs: 250, maxMs: 10_000 },
 };
@@ -58,6 +61,8 @@ export class Shipper {
   #openBytes = 0;
   #openOffset: number | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** When the open batch is cut. */
+  #cutAt = 0;
   /** Spooled batches waiting to be sent, in order. */
   #queue: Batch[];
   #queuedBytes = 0;
@@ -107,8 +112,12 @@ export class Shipper {
     this.#open.push(line);
     this.#openBytes += bytes + 1;
     if (offset !== undefined) this.#openOffset = offset;
-    if (this.#open.length >= this.#opts.maxBatchLines) this.#cut();
-    else this.#timer ??= setTimeout(() => this.#cut(), this.#opts.maxDelayMs);
+    if (this.#open.length >= this.#opts.maxBatchLines) return this.#cut();
+    const delay = isDelta(line) ? Math.min(this.#opts.maxDelayMs, this.#opts.maxDeltaDelayMs) : this.#opts.maxDelayMs;
+    if (this.#timer && this.#cutAt <= Date.now() + delay) return;
+    clearTimeout(this.#timer);
+    this.#cutAt = Date.now() + delay;
+    this.#timer = setTimeout(() => this.#cut(), delay);
   }
 
   /** Resolves when the backlog (lines not yet acknowledged) is under its bound again. */
@@ -218,5 +227,8 @@ export class Shipper {
     return err instanceof Error ? err : new Error(String(err));
   }
 }
+
+/** A live delta: Claude Code and the SDK write `type` first. */
+const isDelta = (line: string) => line.startsWith('{"type":"stream_event"');
 
 const bytesOf = (b: Batch) => b.lines.reduce((n, l) => n + l.length + 1, 0);

@@ -28,7 +28,11 @@ export interface ExecSourceOptions {
    * `control` when the command's basename is `claude`, else `signal`.
    */
   interrupt?: "signal" | "control";
+  /** Add `--include-partial-messages` to a `claude` command (default true): its deltas reach viewers live. */
+  partial?: boolean;
 }
+
+const PARTIAL_FLAG = "--include-partial-messages";
 
 /** True if the command is Claude Code (its basename is `claude`). */
 export const isClaude = (command: string[]) => command[0] !== undefined && basename(command[0]) === "claude";
@@ -52,7 +56,9 @@ export function execSource(opts: ExecSourceOptions): Source {
       const [cmd, ...given] = opts.command;
       if (!cmd) throw new Error("exec needs a command after --");
       // Resuming: Claude Code takes the session id; any other command finds it in RUNRELAY_RESUME_SESSION.
-      const args = start.resume && isClaude(opts.command) ? [...given, "--resume", start.resume] : given;
+      const claude = isClaude(opts.command);
+      const partial = claude && opts.partial !== false && !given.includes(PARTIAL_FLAG) ? [PARTIAL_FLAG] : [];
+      const args = [...given, ...partial, ...(start.resume && claude ? ["--resume", start.resume] : [])];
       const env = { ...process.env, ...start.env, ...(start.resume && { RUNRELAY_RESUME_SESSION: start.resume }) };
       const proc = spawn(cmd, args, { stdio: ["pipe", "pipe", "inherit"], env, ...(opts.cwd && { cwd: opts.cwd }) });
       child = proc;

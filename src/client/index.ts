@@ -12,11 +12,12 @@
 import { CLOSE_RUN_DELETED, CLOSE_TOKEN_EXPIRED, SSE_TOKEN_EXPIRED_EVENT } from "../protocol/constants.ts";
 import { RelayError } from "../protocol/errors.ts";
 // Types only: the relay is trusted to speak the contract, and a browser bundle stays free of the schemas.
-import type { Entry, EntryType, FinalStatus, InputAccepted, ServerFrame, UserMessage } from "../protocol/index.ts";
+import type { DeltaData, DraftData, Entry, EntryType, FinalStatus, InputAccepted, ServerFrame, UserMessage } from "../protocol/index.ts";
+import { MessageDrafts } from "./drafts.ts";
 import { RunApi, type RunEnd, type TokenSource } from "./http.ts";
 
-export { RelayError, type RunEnd, type TokenSource };
-export type { Entry, EntryType, FinalStatus, InputAccepted, UserMessage };
+export { MessageDrafts, RelayError, type RunEnd, type TokenSource };
+export type { DeltaData, DraftData, Entry, EntryType, FinalStatus, InputAccepted, UserMessage };
 
 /** An entry as a client sees it (SSE carries no timestamps). */
 export type ClientEntry = Omit<Entry, "ts"> & { ts?: number };
@@ -46,6 +47,10 @@ export interface ConnectOptions {
 
 type Listeners = {
   entry: (entry: ClientEntry) => void;
+  /** A live delta (a `stream_event` line, never stored), right after the entry it follows; not iterated. */
+  delta: (delta: DeltaData) => void;
+  /** The in-flight message so far, when the connection is caught up mid-message; the deltas that follow continue it. */
+  draft: (draft: DraftData) => void;
   state: (state: ConnectionState) => void;
   end: (end: RunEnd) => void;
   error: (error: Error) => void;
@@ -73,7 +78,7 @@ export function connect(opts: ConnectOptions): RunConnection {
   const api = new RunApi(opts.url, opts.runId, opts.token, opts.fetch ?? globalThis.fetch.bind(globalThis));
   const retry = opts.retry ?? { baseMs: 250, maxMs: 5000 };
   const transport = opts.transport ?? "sse";
-  const listeners: { [K in keyof Listeners]: Set<Listeners[K]> } = { entry: new Set(), state: new Set(), end: new Set(), error: new Set() };
+  const listeners: { [K in keyof Listeners]: Set<Listeners[K]> } = { entry: new Set(), delta: new Set(), draft: new Set(), state: new Set(), end: new Set(), error: new Set() };
   const emit = <K extends keyof Listeners>(event: K, ...args: Parameters<Listeners[K]>) => {
     for (const l of listeners[event]) (l as (...a: Parameters<Listeners[K]>) => void)(...args);
   };
@@ -109,6 +114,11 @@ export function connect(opts: ConnectOptions): RunConnection {
     wakeAll();
     emit("entry", entry);
     return true;
+  };
+
+  /** A delta or draft counts only where this connection is: right after the last entry handed out. */
+  const live = (event: "delta" | "draft", data: DeltaData | DraftData) => {
+    if (data.after === lastEventId) emit(event, data as never);
   };
 
   const stop = () => {
@@ -177,6 +187,9 @@ export function connect(opts: ConnectOptions): RunConnection {
     for (const [event, type] of [["message", "sdk"], ["input", "input"], ["status", "status"]] as const) {
       es.addEventListener(event, onEntry(type) as EventListener);
     }
+    for (const event of ["delta", "draft"] as const) {
+      es.addEventListener(event, ((e: MessageEvent) => !closed && live(event, JSON.parse(e.data))) as EventListener);
+    }
     es.addEventListener("end", ((e: MessageEvent) => !closed && finish(JSON.parse(e.data) as RunEnd)) as EventListener);
     es.addEventListener(SSE_TOKEN_EXPIRED_EVENT, () => !closed && expired());
     // EventSource would reconnect on its own; the client does it instead, from the last id it handed out.
@@ -194,7 +207,8 @@ export function connect(opts: ConnectOptions): RunConnection {
       const f = JSON.parse(String(e.data)) as ServerFrame;
       if (f.type === "events") {
         for (const entry of f.events) if (!handOut(entry)) return reconnect();
-      } else if (f.type === "end") finish({ status: f.status, lastEventId: f.lastEventId });
+      } else if (f.type === "delta" || f.type === "draft") live(f.type, f);
+      else if (f.type === "end") finish({ status: f.status, lastEventId: f.lastEventId });
       // The relay ends a socket whose token expired with this frame, then close code 4401; act on the frame,
       // since a close can take seconds to arrive through proxies.
       else if (f.type === "error" && f.error.code === "token_expired") expired();

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { SSE_TOKEN_EXPIRED_EVENT } from "./constants.ts";
 import { ClientId, InputEntryData, MessageInput } from "./inputs.ts";
+import { DeltaData, DraftData } from "./live.ts";
 import { Entry, ErrorInfo, FinalStatus, StatusData } from "./run.ts";
 
 /** Frames the relay sends on `GET /ws`. */
@@ -15,10 +16,14 @@ export const ServerFrame = z.discriminatedUnion("type", [
   z.object({ type: z.literal("pong") }),
   /** A `message` or `interrupt` frame was queued as input `id`, logged as entry `eventId`. */
   z.object({ type: z.literal("ack"), id: z.number().int(), eventId: z.number().int(), clientId: z.string().optional() }),
+  /** A live delta (a `stream_event` line, never stored), after durable entry `after`. */
+  DeltaData.extend({ type: z.literal("delta") }),
+  /** The in-flight message so far, before the deltas that follow it. */
+  DraftData.extend({ type: z.literal("draft") }),
 ]).meta({
   id: "ServerFrame",
   description:
-    "A frame the relay sends on `GET /ws` (JSON text): `events` (one per batch, ids strictly increasing), `end` (then the socket closes with 1000), `error` (a client frame was refused and the socket stays open; or code `token_expired`, then close 4401), `pong`, `ack` (a `message` or `interrupt` was queued).",
+    "A frame the relay sends on `GET /ws` (JSON text): `events` (one per batch, ids strictly increasing), `end` (then the socket closes with 1000), `error` (a client frame was refused and the socket stays open; or code `token_expired`, then close 4401), `pong`, `ack` (a `message` or `interrupt` was queued), `delta` (a live `stream_event` line, not stored; `after` = the last durable id before it), `draft` (the in-flight message so far, sent when the viewer is caught up mid-message).",
 });
 export type ServerFrame = z.infer<typeof ServerFrame>;
 
@@ -61,6 +66,12 @@ export const SseEvent = z
     z
       .object({ id: SseId, event: z.literal("status"), data: StatusData })
       .meta({ description: "A `status` entry (`event: status`): the run stalled, came back or ended." }),
+    z
+      .object({ event: z.literal("delta"), data: DeltaData })
+      .meta({ description: "A live delta (`event: delta`, no `id:`, so `lastEventId` stays on the last durable id): a `stream_event` line, never stored." }),
+    z
+      .object({ event: z.literal("draft"), data: DraftData })
+      .meta({ description: "A draft snapshot (`event: draft`, no `id:`): the in-flight message so far, before the deltas that follow." }),
     z.object({ event: z.literal("end"), data: SseEndData }).meta({ description: "The last event (`event: end`, no `id:`); the stream closes next." }),
     z.object({ event: z.literal(SSE_TOKEN_EXPIRED_EVENT), data: ErrorInfo }).meta({
       description: "The token expired (`event: token_expired`, no `id:`); the stream closes next. Renew the token and resume from the last id.",

@@ -5,6 +5,7 @@
  */
 import { SSE_TOKEN_EXPIRED_EVENT } from "./constants.ts";
 import type { InputKind } from "./inputs.ts";
+import type { Draft } from "./live.ts";
 import type { EntryType, FinalStatus } from "./run.ts";
 
 /** An entry as stored: its data is the JSON text of an object, kept as received. */
@@ -43,6 +44,18 @@ export const wsEvents = (entries: readonly EntryText[]): string => `{"type":"eve
 
 /** A WebSocket `end` frame (`ServerFrame`). */
 export const wsEnd = (status: FinalStatus, lastEventId: number): string => JSON.stringify({ type: "end", status, lastEventId });
+
+/** SSE `event: delta`: a live `stream_event` line (no `id:`: `lastEventId` stays on the last durable id). */
+export const sseDelta = (after: number, line: string): string => `event: delta\ndata: {"after":${after},"event":${line}}\n\n`;
+
+/** A WebSocket `delta` frame (`ServerFrame`). */
+export const wsDelta = (after: number, line: string): string => `{"type":"delta","after":${after},"event":${line}}`;
+
+/** SSE `event: draft`: the in-flight message so far (no `id:`). */
+export const sseDraft = (after: number, draft: Draft): string => `event: draft\ndata: ${JSON.stringify({ after, ...draft })}\n\n`;
+
+/** A WebSocket `draft` frame (`ServerFrame`). */
+export const wsDraft = (after: number, draft: Draft): string => JSON.stringify({ type: "draft", after, ...draft });
 
 /** What a token that expired mid-stream is told, before the stream or socket ends. */
 export const TOKEN_EXPIRED_ERROR = {

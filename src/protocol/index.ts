@@ -12,5 +12,6 @@ export * from "./inputs.ts";
 export * from "./issues.ts";
 export * from "./json.ts";
 export * from "./limits.ts";
+export * from "./live.ts";
 export * from "./run.ts";
 export * from "./tokens.ts";

@@ -126,6 +126,9 @@ export const RunInfo = z
     producers: z
       .record(z.string(), z.object({ epoch: z.number().int().nonnegative(), seq: z.number().int().min(-1) }))
       .meta({ description: "Each idempotent producer's epoch and the highest seq accepted (-1: claimed, nothing sent at that epoch yet)." }),
+    rowsWritten: z.number().int().nonnegative().meta({
+      description: "SQLite rows the run's object has written (the log, its row, producers, inputs): live deltas cost none; a batch costs its durable lines plus at most 2.",
+    }),
   })
   .meta({ id: "RunInfo", description: "`GET /` reply: the run's status and who is connected." });
 export type RunInfo = z.infer<typeof RunInfo>;

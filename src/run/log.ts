@@ -4,6 +4,7 @@
  * that frames are built by joining strings, never by re-serialising.
  */
 import type { EntryText } from "../protocol/index.ts";
+import type { LiveBatch } from "./drafts.ts";
 
 /** An entry as stored: `data` is JSON text, kept as received. */
 export type StoredEntry = EntryText;
@@ -18,6 +19,12 @@ export interface WriteOptions {
   alongside?: (firstId: number, now: number) => void;
   /** A runner's write: it counts as hearing from the runner (liveness.ts). */
   runner?: boolean;
+  /**
+   * The batch's live part (drafts.ts): its deltas are fanned out in order with
+   * the entries and folded into the drafts, which are stored with the batch.
+   * With it, a batch of deltas only is written too (its producer, its draft).
+   */
+  live?: LiveBatch;
 }
 
 /**

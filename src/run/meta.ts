@@ -17,6 +17,8 @@ export interface Meta {
   lastSeen: number | null;
   /** When the run became `stalled` (null unless it is). */
   stalledAt: number | null;
+  /** SQLite rows the object has written, as of the last touch (rows.ts). */
+  rowsWritten: number;
 }
 
 export const isEnded = (status: RunStatus): status is FinalStatus =>
@@ -35,7 +37,7 @@ export class RunMeta {
       last_seen  INTEGER,
       stalled_at INTEGER
     )`);
-    addColumns(sql, "run", { last_seen: "INTEGER", stalled_at: "INTEGER" });
+    addColumns(sql, "run", { last_seen: "INTEGER", stalled_at: "INTEGER", rows_written: "INTEGER NOT NULL DEFAULT 0", draft: "TEXT" });
     sql.exec("CREATE TABLE IF NOT EXISTS tombstone (deleted_at INTEGER NOT NULL)");
   }
 
@@ -54,10 +56,15 @@ export class RunMeta {
     const row = this.sql
       .exec<Record<string, never>>(
         `SELECT run_id AS runId, status, reason, created_at AS createdAt, updated_at AS updatedAt, bytes,
-                last_seen AS lastSeen, stalled_at AS stalledAt FROM run`,
+                last_seen AS lastSeen, stalled_at AS stalledAt, rows_written AS rowsWritten FROM run`,
       )
       .toArray()[0];
     return (row as Meta | undefined) ?? null;
+  }
+
+  /** The in-flight messages' drafts, as stored by the last batch (drafts.ts). */
+  draft(): string | null {
+    return this.sql.exec<{ draft: string | null }>("SELECT draft FROM run").toArray()[0]?.draft ?? null;
   }
 
   status(): RunStatus {
@@ -67,17 +74,24 @@ export class RunMeta {
   /**
    * Creates the row on the first write and records activity. `runner`: a
    * runner's write, which also counts as hearing from it (once one has shown
-   * itself). Call inside a transaction.
+   * itself). `rows`: rows written to add to the count (rows.ts); `draft`: the
+   * drafts to store (drafts.ts; undefined leaves them as they are). One
+   * statement, one row. Call inside a transaction.
    */
-  touch(runId: string, now: number, bytesAdded: number, runner = false): void {
+  touch(runId: string, now: number, bytesAdded: number, runner = false, rows = 0, draft?: string | null): void {
     this.sql.exec(
-      `INSERT INTO run (one, run_id, status, created_at, updated_at, bytes) VALUES (1, ?, 'running', ?, ?, ?)
+      `INSERT INTO run (one, run_id, status, created_at, updated_at, bytes, rows_written, draft) VALUES (1, ?, 'running', ?, ?, ?, ?, ?)
        ON CONFLICT (one) DO UPDATE SET updated_at = excluded.updated_at, bytes = bytes + excluded.bytes,
+         rows_written = rows_written + excluded.rows_written,
+         draft = CASE WHEN ? THEN excluded.draft ELSE draft END,
          last_seen = CASE WHEN ? AND last_seen IS NOT NULL THEN excluded.updated_at ELSE last_seen END`,
       runId,
       now,
       now,
       bytesAdded,
+      rows,
+      draft ?? null,
+      draft === undefined ? 0 : 1,
       runner ? 1 : 0,
     );
   }

@@ -23,6 +23,7 @@ import {
   type RunInfo,
 } from "../protocol/index.ts";
 import { AlarmClock, earliest, retentionDue } from "./alarm.ts";
+import { Drafts, segmentsOf, splitBatch, type LineMark, type Segment } from "./drafts.ts";
 import { InputQueue } from "./inputs.ts";
 import { Intake } from "./intake.ts";
 import { limits, type LimitVars } from "./limits.ts";
@@ -31,6 +32,7 @@ import { EventLog, type StoredEntry, type Write } from "./log.ts";
 import { logLine } from "./logline.ts";
 import { isEnded, RunMeta } from "./meta.ts";
 import { Producers } from "./producers.ts";
+import { RowCounter } from "./rows.ts";
 import { readPage, runInfo, type ReadParts } from "./reads.ts";
 import { endedFailure, fail, utf8Length, type Failure, type Result } from "./result.ts";
 import { onFrame, upgrade, type SocketHost } from "./sockets.ts";
@@ -49,6 +51,8 @@ export class RunObject extends DurableObject<RunEnv> {
   #subscribers!: Subscribers;
   #intake!: Intake;
   #life!: Lifecycle;
+  #drafts!: Drafts;
+  #rows!: RowCounter;
   readonly #alarm: AlarmClock;
   /** What the socket side (sockets.ts) sees of this object. */
   readonly #sockets: SocketHost = {
@@ -68,18 +72,23 @@ export class RunObject extends DurableObject<RunEnv> {
 
   /** The run's storage parts (their tables are created on first use). */
   #open(): void {
-    const sql = this.ctx.storage.sql;
+    this.#rows = new RowCounter(this.ctx.storage.sql);
+    const sql = this.#rows.sql;
     const write: Write = (...args) => this.#write(...args);
     const parts = { log: (this.#log = new EventLog(sql)), inputs: (this.#inputs = new InputQueue(sql)), limits: () => limits(this.env), write };
     this.#meta = new RunMeta(sql);
     this.#producers = new Producers(sql);
-    this.#subscribers = new Subscribers(this.ctx, this.#log, () => this.#state(), (at) => this.#alarm.by(at));
+    this.#drafts = new Drafts(() => this.#meta.draft());
+    this.#subscribers = new Subscribers(this.ctx, this.#log, () => this.#state(), (at) => this.#alarm.by(at), () => this.#drafts.list());
     this.#intake = new Intake({ ...parts, storage: this.ctx.storage, subscribers: this.#subscribers, state: () => this.#state(), gone: () => this.#gone() });
     this.#life = new Lifecycle({ ...parts, meta: this.#meta, alarm: this.#alarm });
   }
 
-  /** Appends a batch of stream-json lines (already checked by the Worker). */
-  append(runId: string, lines: string[], bytes: number, producer?: Producer): AppendResult {
+  /**
+   * Appends a batch of stream-json lines (already checked by the Worker):
+   * its `stream_event` lines (`marks`, drafts.ts) are fanned out, not stored.
+   */
+  append(runId: string, lines: string[], bytes: number, producer?: Producer, marks?: LineMark[]): AppendResult {
     const gone = this.#heard("append");
     if (gone) return gone;
     const verdict = producer ? this.#producers.check(producer) : null;
@@ -87,9 +96,11 @@ export class RunObject extends DurableObject<RunEnv> {
     if (verdict?.duplicate) return { ok: true, duplicate: true, lastEventId: this.#log.lastId(), producer: verdict.duplicate };
     const ended = endedFailure(this.#state());
     if (ended) return ended;
-    const entries = lines.map((data) => ({ type: "sdk" as const, data }));
-    const batch = this.#write(runId, entries, { bytes, runner: true, alongside: (_, now) => producer && this.#producers.commit(producer, now) });
-    const lastEventId = batch.at(-1)!.id;
+    const live = splitBatch(lines, marks) ?? undefined;
+    const entries = live?.entries ?? lines.map((data) => ({ type: "sdk" as const, data }));
+    const alongside = (_: number, now: number) => producer && this.#producers.commit(producer, now);
+    const batch = this.#write(runId, entries, { bytes, runner: true, alongside, ...(live && { live }) });
+    const lastEventId = batch.at(-1)?.id ?? this.#log.lastId();
     return { ok: true, duplicate: false, lastEventId, ...(producer && { producer: { epoch: producer.epoch, seq: producer.seq } }) };
   }
 
@@ -120,8 +131,14 @@ export class RunObject extends DurableObject<RunEnv> {
     return this.#gone() ?? this.#intake.post(runId, input, key);
   }
 
-  /** The runner's long-poll for inputs (intake.ts); it is heard from when it arrives and when it returns. */
-  async pollInputs(after: number, waitMs: number): Promise<Result<{ inputs: InputText[]; ended: boolean }>> {
+  /**
+   * The runner's long-poll for inputs (intake.ts); it is heard from when it arrives and when it returns.
+   * `fence`: the producer epoch the runner claimed; once a newer runner claimed the next one, this runner's
+   * polls are refused (403) and acknowledge nothing, so no input goes to a runner that was taken over.
+   */
+  async pollInputs(after: number, waitMs: number, fence?: { id: string; epoch: number }): Promise<Result<{ inputs: InputText[]; ended: boolean }>> {
+    const refused = this.#gone() ?? (fence ? this.#producers.fenced(fence.id, fence.epoch) : null);
+    if (refused) return refused;
     const gone = this.#heard("poll");
     if (gone) return gone;
     const reply = await this.#intake.poll(after, waitMs);
@@ -179,17 +196,22 @@ export class RunObject extends DurableObject<RunEnv> {
   /** The one write (log.ts, `Write`): one transaction, then, with no await in between, the fan-out. */
   #write(...[runId, entries, opts = {}]: Parameters<Write>): StoredEntry[] {
     const now = Date.now();
+    let segments: Segment[] | undefined;
     const batch = this.ctx.storage.transactionSync(() => {
       const list = typeof entries === "function" ? entries(now) : entries;
-      if (list.length === 0) return [];
+      if (list.length === 0 && !opts.live) return [];
       const bytes = opts.bytes ?? list.reduce((n, e) => n + utf8Length(e.data), 0);
-      this.#meta.touch(runId, now, bytes, opts.runner);
+      const before = this.#log.lastId();
+      const folded = opts.live && this.#drafts.fold(opts.live, before);
+      // The count of rows written so far, plus this row and the entries' rows (rows.ts); the drafts, if the batch has live lines.
+      this.#meta.touch(runId, now, bytes, opts.runner, this.#rows.take(1 + list.length), folded ? folded.stored : undefined);
       const rows = this.#log.append(list, now);
-      opts.alongside?.(rows[0]!.id, now);
+      opts.alongside?.(before + 1, now);
+      segments = folded ? segmentsOf(folded.order, rows) : undefined;
       return rows;
     });
-    this.#subscribers.publish(batch);
-    if (batch.length > 0) this.#alarm.by(retentionDue(now, limits(this.env).retentionDays));
+    this.#subscribers.publish(batch, segments);
+    if (batch.length > 0 || segments) this.#alarm.by(retentionDue(now, limits(this.env).retentionDays));
     return batch;
   }
 
@@ -223,7 +245,7 @@ export class RunObject extends DurableObject<RunEnv> {
   }
 
   #reads(): ReadParts {
-    return { log: this.#log, meta: this.#meta, inputs: this.#inputs, producers: this.#producers, subscribers: this.#subscribers, state: () => this.#state() };
+    return { log: this.#log, meta: this.#meta, inputs: this.#inputs, producers: this.#producers, subscribers: this.#subscribers, state: () => this.#state(), unstoredRows: () => this.#rows.peek() };
   }
 
   #state(): RunState {

@@ -31,14 +31,8 @@ export class Producers {
   }
 
   check(p: Producer): ProducerVerdict {
-    const state = this.sql
-      .exec<Record<keyof ProducerRow, number>>("SELECT epoch, seq FROM producers WHERE id = ?", p.id)
-      .toArray()[0];
-    if (state && p.epoch < state.epoch) {
-      return fail(403, "stale_producer_epoch", `producer ${p.id} is at epoch ${state.epoch}; epoch ${p.epoch} is fenced`, {
-        [ProducerHeaders.epoch]: String(state.epoch),
-      });
-    }
+    const state = this.#state(p.id);
+    if (state && p.epoch < state.epoch) return stale(p.id, p.epoch, state.epoch);
     if (!state || p.epoch > state.epoch) {
       if (p.seq !== 0) {
         if (!state) return gap(p, 0);
@@ -49,6 +43,16 @@ export class Producers {
     if (p.seq <= state.seq) return { ok: true, duplicate: { epoch: state.epoch, seq: state.seq } };
     if (p.seq === state.seq + 1) return APPEND;
     return gap(p, state.seq + 1);
+  }
+
+  /** A runner that claimed `epoch` of producer `id` and has since been fenced by a newer claim, or null. */
+  fenced(id: string, epoch: number): Failure | null {
+    const state = this.#state(id);
+    return state && epoch < state.epoch ? stale(id, epoch, state.epoch) : null;
+  }
+
+  #state(id: string): ProducerRow | undefined {
+    return this.sql.exec<Record<keyof ProducerRow, number>>("SELECT epoch, seq FROM producers WHERE id = ?", id).toArray()[0];
   }
 
   /** Fences the producer's current epoch: its epoch becomes current + 1 (0 for a new producer), with no seq yet. */
@@ -90,4 +94,9 @@ const gap = (p: Producer, expected: number): Failure =>
   fail(409, "producer_seq_gap", `producer ${p.id} sent ${ProducerHeaders.seq} ${p.seq}; the relay expects ${expected}`, {
     [ProducerHeaders.expectedSeq]: String(expected),
     [ProducerHeaders.receivedSeq]: String(p.seq),
+  });
+
+const stale = (id: string, epoch: number, current: number): Failure =>
+  fail(403, "stale_producer_epoch", `producer ${id} is at epoch ${current}; epoch ${epoch} is fenced`, {
+    [ProducerHeaders.epoch]: String(current),
   });

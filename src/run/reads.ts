@@ -15,6 +15,8 @@ export interface ReadParts {
   producers: Producers;
   subscribers: Subscribers;
   state(): RunState;
+  /** Rows written and not yet stored in the run's row (rows.ts). */
+  unstoredRows(): number;
 }
 
 /** A page of entries after `after`, as stored (the Worker joins their JSON text). */
@@ -44,5 +46,6 @@ export function runInfo(run: ReadParts): Result<RunInfo> {
     clients: { sse: run.subscribers.count("sse"), ws: run.subscribers.count("ws"), runners: run.inputs.waiting },
     pendingInputs: run.inputs.pending(),
     producers: run.producers.all(),
+    rowsWritten: meta.rowsWritten + run.unstoredRows(),
   };
 }

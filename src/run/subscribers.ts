@@ -10,6 +10,11 @@
  * next batch reaches it live. The cursor check makes the replay-to-live
  * hand-off exact: no gap, no repeat, whatever interleaves.
  *
+ * Live deltas (drafts.ts) go only to a socket that is caught up and has had
+ * the drafts (`live` in its attachment): a socket that catches up gets the
+ * drafts as they stand then, and the deltas from there on, so none is
+ * missed or counted twice.
+ *
  * A WebSocket viewer's token expiry (`exp`) is kept in its attachment too: a
  * frame due to it after that time is replaced by a `token_expired` error and
  * the socket is closed with 4401; the object's alarm closes idle ones. (SSE
@@ -18,14 +23,13 @@
 import {
   CLOSE_RUN_ENDED,
   CLOSE_TOKEN_EXPIRED,
-  sseEnd,
-  sseEvents,
-  wsEnd,
-  wsEvents,
   wsTokenExpired,
+  type Draft,
   type FinalStatus,
   type Scope,
 } from "../protocol/index.ts";
+import type { Segment } from "./drafts.ts";
+import { batchMessages, draftMessages, framing } from "./fanout.ts";
 import type { EventLog, StoredEntry } from "./log.ts";
 import { logLine } from "./logline.ts";
 import type { Transport } from "./subscribe.ts";
@@ -38,6 +42,8 @@ interface Attachment {
   exp?: number;
   /** Set once the socket has been told its token expired and closed: it is sent nothing more. */
   expired?: true;
+  /** Caught up and sent the drafts: it gets live deltas. */
+  live?: true;
 }
 
 export interface RunState {
@@ -45,12 +51,6 @@ export interface RunState {
   /** The final status once the run has ended. */
   ended: FinalStatus | null;
 }
-
-/** How each transport frames a batch and the end of the run. */
-const framing: Record<Transport, { events(entries: readonly StoredEntry[]): string; end(status: FinalStatus, lastId: number): string }> = {
-  sse: { events: sseEvents, end: sseEnd },
-  ws: { events: wsEvents, end: wsEnd },
-};
 
 /** A replay frame holds at most this many entries, or about 1 MiB of data. */
 const REPLAY_PAGE = 500;
@@ -71,6 +71,8 @@ export class Subscribers {
     private readonly state: () => RunState,
     /** Called with a new WebSocket viewer's token expiry (ms), so the alarm closes it then if it is idle. */
     private readonly expiresAt: (ms: number) => void,
+    /** The in-flight messages' drafts (drafts.ts). */
+    private readonly drafts: () => Draft[] = () => [],
   ) {}
 
   /** Accepts a new subscriber to run `runId` after `cursor`; returns the client end. */
@@ -132,15 +134,19 @@ export class Subscribers {
   }
 
   /**
-   * Fans a batch that was just written out to every subscriber: one frame per
-   * batch per socket, the frame built once per transport. Call right after the
-   * write, with no `await` in between.
+   * Fans a batch that was just written out to every subscriber: its entries,
+   * with its live deltas in order (`segments`; default: the entries only),
+   * the frames built once per transport. Call right after the write, with no
+   * `await` in between.
    */
-  publish(batch: readonly StoredEntry[]): void {
-    const first = batch[0]?.id;
-    const last = batch.at(-1)?.id;
-    if (first === undefined || last === undefined) return;
-    const frames: Partial<Record<Transport, string>> = {};
+  publish(batch: readonly StoredEntry[], segments?: readonly Segment[]): void {
+    const parts = segments ?? [{ entries: batch }];
+    const firstDelta = parts.find((p) => "delta" in p);
+    // The id before the batch: before its first entry, or the position of its deltas.
+    const before = batch.length > 0 ? batch[0]!.id - 1 : firstDelta && "delta" in firstDelta ? firstDelta.after : undefined;
+    if (before === undefined) return;
+    const last = batch.at(-1)?.id ?? before;
+    const frames: Partial<Record<string, string[]>> = {};
     let state: RunState | undefined;
     const now = Date.now();
     for (const ws of this.ctx.getWebSockets()) {
@@ -148,10 +154,14 @@ export class Subscribers {
       if (!att) continue;
       if (expired(att, now)) {
         this.expireIfDue(ws, now);
-      } else if (att.cursor === first - 1) {
-        this.#send(ws, att, (frames[att.transport] ??= framing[att.transport].events(batch)), last);
-        this.#endIfDone(ws, att, (state ??= this.state()));
-      } else if (att.cursor < first - 1) {
+      } else if (att.cursor === before) {
+        const key = `${att.transport}:${att.live === true}`;
+        const messages = (frames[key] ??= batchMessages(att.transport, parts, att.live === true));
+        if (!this.#send(ws, att, messages, last)) continue;
+        state ??= this.state();
+        if (!att.live) this.#sendDrafts(ws, att, state);
+        this.#endIfDone(ws, att, state);
+      } else if (att.cursor < before) {
         this.#catchUp(ws);
       }
     }
@@ -162,6 +172,7 @@ export class Subscribers {
     const att = attachment(ws);
     if (!att) return;
     att.cursor = after;
+    delete att.live; // no deltas until it has caught up again
     ws.serializeAttachment(att);
     this.#catchUp(ws);
   }
@@ -194,17 +205,27 @@ export class Subscribers {
       const page = this.log.read(att.cursor, REPLAY_PAGE, REPLAY_PAGE_CHARS);
       const last = page.at(-1)?.id;
       if (last === undefined) {
-        this.#endIfDone(ws, att, this.state());
+        const state = this.state();
+        if (!att.live) this.#sendDrafts(ws, att, state);
+        this.#endIfDone(ws, att, state);
         return;
       }
-      if (!this.#send(ws, att, framing[att.transport].events(page), last)) return;
+      if (!this.#send(ws, att, [framing[att.transport].events(page)], last)) return;
     }
   }
 
-  /** Sends a frame and advances the socket's cursor; false if the socket could not take it. */
-  #send(ws: WebSocket, att: Attachment, frame: string, lastId: number): boolean {
+  /** A socket caught up with the log: the drafts as they stand, and from now on the live deltas. */
+  #sendDrafts(ws: WebSocket, att: Attachment, state: RunState): void {
+    const drafts = state.ended ? [] : this.drafts();
+    att.live = true;
+    this.#send(ws, att, draftMessages(att.transport, drafts, att.cursor), att.cursor);
+  }
+
+  /** Sends frames and advances the socket's cursor; false if the socket could not take them. */
+  #send(ws: WebSocket, att: Attachment, messages: readonly string[], lastId: number): boolean {
+    const changed = att.cursor !== lastId;
     try {
-      ws.send(frame);
+      for (const m of messages) ws.send(m);
     } catch {
       // A socket that refuses a frame while open would be retried forever: close it,
       // and the client reconnects from its last id.
@@ -216,8 +237,10 @@ export class Subscribers {
       }
       return false;
     }
-    att.cursor = lastId;
-    ws.serializeAttachment(att);
+    if (changed || att.live !== attachment(ws)?.live) {
+      att.cursor = lastId;
+      ws.serializeAttachment(att);
+    }
     return true;
   }
 

@@ -4,13 +4,15 @@
  * must carry a valid token (Authorization: Bearer; or ?token= on the two
  * stream routes only, for EventSource and browser WebSockets, which cannot
  * set headers), the token must be for this run, and its scope must allow the
- * route.
+ * route. Under `npm run dev` only, a request with no token at all is a
+ * development admin (said once in the log), so the snippets existing
+ * frontends have work unchanged; a bad token is still refused.
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { allows, type Scope, type TokenClaims } from "../protocol/index.ts";
-import { relaySecret, type Env } from "./config.ts";
+import { isDev, relaySecret, type Env } from "./config.ts";
 import { ApiError } from "./errors.ts";
-import { routeOf } from "./log.ts";
+import { logLine, routeOf } from "./log.ts";
 import { verifyToken } from "./tokens.ts";
 
 /** `exp`: the token's expiry in seconds (none for the relay secret); a viewer's stream ends then. */
@@ -41,6 +43,11 @@ export const authenticate: MiddlewareHandler<{ Bindings: Env; Variables: AuthVar
   const header = c.req.header("Authorization");
   const fromHeader = header?.match(/^Bearer\s+(.+)$/i)?.[1]?.trim();
   const token = fromHeader ?? (takesQueryToken(c) ? c.req.query("token") : undefined);
+  if (!token && isDev(c.env)) {
+    c.set("auth", { sub: "*", scope: "admin" });
+    tellDevAdminOnce();
+    return next();
+  }
   if (!token) {
     const how = takesQueryToken(c) ? "as `Authorization: Bearer <token>` or `?token=<token>`" : "as `Authorization: Bearer <token>`";
     throw new ApiError(401, "unauthorized", `send a token ${how}`, {
@@ -61,6 +68,18 @@ export const authenticate: MiddlewareHandler<{ Bindings: Env; Variables: AuthVar
   }
   await next();
 };
+
+let toldDevAdmin = false;
+/** One log line, the first time a request without a token is let in as a development admin. */
+function tellDevAdminOnce(): void {
+  if (toldDevAdmin) return;
+  toldDevAdmin = true;
+  logLine({
+    type: "dev",
+    message:
+      "development mode (RELAY_DEV=true): requests without a token are treated as admin for every run; outside dev they are refused with 401",
+  });
+}
 
 const WHAT: Record<Scope, string> = {
   runner: "append events, poll for inputs or complete the run",

@@ -2,14 +2,17 @@
  * NDJSON batches: split a request body into stream-json lines, checking each.
  * A batch is accepted whole or refused with the number of the first bad line.
  */
-import { nestsDeeperThan, tooDeepMessage, type Limits } from "../protocol/index.ts";
+import { nestsDeeperThan, STREAM_EVENT_TYPE, tooDeepMessage, type Limits } from "../protocol/index.ts";
+import type { LineMark } from "../run/drafts.ts";
 import { ApiError } from "./errors.ts";
 
 export interface Batch {
   /** Each line's JSON text, trimmed; every one is a JSON object. */
   lines: string[];
-  /** UTF-8 bytes of those lines. */
+  /** UTF-8 bytes of the durable lines (a `stream_event` line is relayed, never stored). */
   bytes: number;
+  /** In line order: each `stream_event` line (a live delta) and each `assistant` line with its message id (drafts.ts). */
+  marks: LineMark[];
 }
 
 const NEWLINE = 0x0a;
@@ -22,6 +25,7 @@ const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
  */
 export function parseNdjson(body: Uint8Array, limits: Pick<Limits, "maxLineBytes" | "maxBatchLines" | "maxJsonDepth">): Batch {
   const lines: string[] = [];
+  const marks: LineMark[] = [];
   let bytes = 0;
   let lineNo = 0;
   for (let start = 0; start < body.length; ) {
@@ -40,16 +44,27 @@ export function parseNdjson(body: Uint8Array, limits: Pick<Limits, "maxLineBytes
       if (lines.length === limits.maxBatchLines) {
         throw new ApiError(413, "batch_too_large", `a batch may hold at most ${limits.maxBatchLines} lines`);
       }
-      lines.push(parseLine(body.subarray(start, end), lineNo, limits.maxJsonDepth));
-      bytes += size;
+      const { text, value } = parseLine(body.subarray(start, end), lineNo, limits.maxJsonDepth);
+      const mark = markOf(value);
+      if (mark !== undefined) marks.push([lines.length, mark]);
+      if (mark !== null) bytes += size;
+      lines.push(text);
     }
     start = next;
   }
   if (lines.length === 0) throw new ApiError(400, "empty_batch", "the body holds no lines; send one JSON object per line");
-  return { lines, bytes };
+  return { lines, bytes, marks };
 }
 
-function parseLine(raw: Uint8Array, lineNo: number, maxDepth: number): string {
+/** null: a live delta; a string: an `assistant` line, its message id; undefined: any other line. */
+function markOf(value: Record<string, unknown>): string | null | undefined {
+  if (value.type === STREAM_EVENT_TYPE) return null;
+  if (value.type !== "assistant") return undefined;
+  const id = (value.message as { id?: unknown } | null | undefined)?.id;
+  return typeof id === "string" ? id : undefined;
+}
+
+function parseLine(raw: Uint8Array, lineNo: number, maxDepth: number): { text: string; value: Record<string, unknown> } {
   let text: string;
   try {
     text = decoder.decode(raw);
@@ -70,5 +85,5 @@ function parseLine(raw: Uint8Array, lineNo: number, maxDepth: number): string {
   }
   // The line is kept as sent (exact numbers, key order). A bare CR can only be
   // whitespace between tokens in valid JSON; it would split an SSE data line.
-  return text.includes("\r") ? text.replaceAll("\r", " ") : text;
+  return { text: text.includes("\r") ? text.replaceAll("\r", " ") : text, value: value as Record<string, unknown> };
 }

@@ -53,8 +53,10 @@ export function eventStream(schema: z.ZodType, description: string, example: str
 }
 
 /** A JSON request body with a schema from src/protocol. */
-export function jsonRequest(schema: z.ZodType, required = true): NonNullable<DescribeRouteOptions["requestBody"]> {
-  return { required, content: { "application/json": { schema: resolver(schema) } } };
+/** `alsoTextPlain`: the same JSON may come as text/plain (what fetch sends with no Content-Type): `POST /messages` and `/interrupt`. */
+export function jsonRequest(schema: z.ZodType, required = true, alsoTextPlain = false): NonNullable<DescribeRouteOptions["requestBody"]> {
+  const media = { schema: resolver(schema) };
+  return { required, content: { "application/json": media, ...(alsoTextPlain && { "text/plain": media }) } };
 }
 
 type Codes = Partial<Record<ErrorStatus, string[]>>;

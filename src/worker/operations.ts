@@ -89,6 +89,8 @@ export const streamEvents = describeRoute({
     "`input` and `status` entries are named events (`event: input`, `event: status`); every entry carries an `id:` line. `: keep-alive` comments keep an idle stream open. " +
     "When the run has ended and the client has every entry: `event: end` with `SseEndData` (`{status, lastEventId}`), then the stream closes; reconnecting with that `Last-Event-ID` answers `204`, which stops an `EventSource`. " +
     "When the token expires: `event: token_expired` (no `id:`), then the stream closes; renew the token and resume from the last id. " +
+    "Live deltas (the runner's `stream_event` lines, never stored) are `event: delta` with no `id:` line (`lastEventId` stays on the last durable id), data `DeltaData` `{after, event}`; " +
+    "a viewer caught up mid-message first gets `event: draft` (`DraftData`: `{after, messageId, blocks}`), then the deltas that follow. `GET /events` never holds deltas. " +
     "Each event is an `SseEvent` (components.schemas).",
   security: needs("read", true),
   parameters: [params.runId, params.cursor, params.lastEventId, params.token],
@@ -104,7 +106,7 @@ export const openWebSocket = describeRoute({
   tags: ["viewers"],
   summary: "Follow the log over a WebSocket",
   description:
-    "A WebSocket upgrade (`Upgrade: websocket`). The relay sends `ServerFrame`s: `events` frames from the cursor on, then `end` and close code 1000 (4410 if the run is deleted). " +
+    "A WebSocket upgrade (`Upgrade: websocket`). The relay sends `ServerFrame`s: `events` frames from the cursor on, then `end` and close code 1000 (4410 if the run is deleted); live `delta` frames and, when caught up mid-message, a `draft` frame. " +
     "When the token expires: an `error` frame with code `token_expired`, then close code 4401; renew the token and resume from the last id. " +
     "A client sends `ClientFrame`s: `resume`, and with a `write` token `message` and `interrupt` (answered `ack` or `error`). Both schemas are in components.schemas.",
   security: needs("read", true),
@@ -122,7 +124,7 @@ export const postMessage = describeRoute({
   description: "Queues the input, logs an `input` entry every viewer sees, and wakes a waiting runner.",
   security: needs("write"),
   parameters: [params.runId, params.idempotencyKey],
-  requestBody: jsonRequest(MessageBody),
+  requestBody: jsonRequest(MessageBody, true, true),
   responses: { 202: json(InputAccepted, "Queued."), ...runErrors(INPUT_ERRORS) },
 });
 
@@ -133,7 +135,7 @@ export const interrupt = describeRoute({
   description: "Queues an interrupt the same way as a message. The body is optional.",
   security: needs("write"),
   parameters: [params.runId, params.idempotencyKey],
-  requestBody: jsonRequest(InterruptBody, false),
+  requestBody: jsonRequest(InterruptBody, false, true),
   responses: { 202: json(InputAccepted, "Queued."), ...runErrors(INPUT_ERRORS) },
 });
 

@@ -32,7 +32,7 @@ import { subscribeRequest, type Transport } from "../run/subscribe.ts";
 import { authenticate, need, type AuthVars } from "./auth.ts";
 import { limits, type Env } from "./config.ts";
 import { ApiError, unwrap } from "./errors.ts";
-import { check, cursorOf, jsonBody, mediaType, producerOf } from "./http.ts";
+import { check, cursorOf, fenceOf, jsonBody, mediaType, producerOf } from "./http.ts";
 import { parseNdjson } from "./ndjson.ts";
 import * as op from "./operations.ts";
 import { sseBridge } from "./sse.ts";
@@ -73,7 +73,7 @@ run.post(
   async (c) => {
     const producer = producerOf(c.req.raw.headers);
     const batch = parseNdjson(new Uint8Array(await c.req.arrayBuffer()), limits(c.env));
-    const result = unwrap(await c.var.run.append(c.var.runId, batch.lines, batch.bytes, producer));
+    const result = unwrap(await c.var.run.append(c.var.runId, batch.lines, batch.bytes, producer, batch.marks));
     c.header(NEXT_OFFSET_HEADER, String(result.lastEventId));
     if (result.producer) {
       c.header(ProducerHeaders.epoch, String(result.producer.epoch));
@@ -148,7 +148,7 @@ run.get("/inputs", op.pollInputs, need("runner"), async (c) => {
   const l = limits(c.env);
   const wait = check(EventId, c.req.query("wait") ?? String(DEFAULT_WAIT_SECONDS), "wait");
   if (wait > l.maxWaitSeconds) throw new ApiError(400, "bad_wait", `wait may be at most ${l.maxWaitSeconds} seconds`);
-  const reply = unwrap(await c.var.run.pollInputs(after, Math.min(wait, pollWaitCap(l)) * 1000));
+  const reply = unwrap(await c.var.run.pollInputs(after, Math.min(wait, pollWaitCap(l)) * 1000, fenceOf(c.req.raw.headers)));
   c.header("Content-Type", "application/json");
   return c.body(inputsReplyJson(reply.inputs, reply.ended, l.runnerLeaseSeconds));
 });

@@ -1,5 +1,5 @@
 /** How the relay starts: refusing to serve without a secret, and zero-setup development mode. */
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { startRelay, type Relay } from "../support/wrangler";
 import { tokenFor } from "./auth";
 import { newRunId, startRunner } from "./runner-support";
@@ -54,7 +54,13 @@ describe("npm run dev (RELAY_DEV=true, no secret)", () => {
     });
     expect(posted.status).toBe(202);
     expect(posted.headers.get("Access-Control-Allow-Origin")).toBe("*"); // any origin, in dev only
-    expect((await fetch(`${relay.url}/api/v1/workflows/dev-1`)).status).toBe(401); // still needs a token
+    expect((await fetch(`${relay.url}/api/v1/workflows/dev-1`, { headers: { Authorization: "Bearer forged" } })).status).toBe(401); // a bad token is still refused
+    expect((await fetch(`${relay.url}/api/v1/workflows/dev-1`)).status).toBe(200); // no token at all: a development admin
+    expect((await fetch(`${relay.url}/api/v1/workflows/dev-1`)).status).toBe(200);
+    // Said once, in one log line, however many requests come without a token.
+    const count = (re: RegExp) => relay.output().match(re)?.length ?? 0;
+    await vi.waitFor(() => expect(count(/"method":"GET","route":"\/api\/v1\/workflows\/:runId","path":"\/api\/v1\/workflows\/dev-1","runId":"dev-1","status":200/g)).toBe(2));
+    expect(count(/requests without a token are treated as admin/g)).toBe(1);
   });
 
   it("the dev route does not exist outside dev", async () => {

@@ -5,6 +5,8 @@
  *   a tool_result          → text "done: <tool output>"
  *   text with "[tool]"     → a Bash tool use: echo tool-ran
  *   text with "[hang]"     → starts a text reply and never finishes it (until the client goes away)
+ *   text with "[stream N]" → text "w0 w1 … w(N-1) " streamed as N text deltas (`streamText(N)`); a test may
+ *                            pause it after k deltas (`holdStream`)
  *   anything else          → text "echo: <the text>"
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -25,7 +27,23 @@ export interface FakeAnthropic {
   /** Numbers of requests whose client went away before the reply finished. */
   abandoned: Inbox<number>;
   env: Record<string, string>;
+  /**
+   * Pauses the streamed reply to the next request whose last user text holds `marker` after `after`
+   * deltas (N: after the last, before the message ends): `reached` resolves then, and `release()`
+   * sends the rest. Several holds on one reply pause it at each.
+   */
+  holdStream(marker: string, after: number): { reached: Promise<void>; release(): void };
   stop(): Promise<void>;
+}
+
+/** The pieces of a `[stream N]` reply, one per text delta. */
+export const streamPieces = (n: number) => Array.from({ length: n }, (_, i) => `w${i} `);
+
+interface Hold {
+  marker: string;
+  after: number;
+  reached: () => void;
+  released: Promise<void>;
 }
 
 type Block = { type: string; text?: string; content?: unknown };
@@ -42,6 +60,7 @@ function lastUser(body: FakeRequest["body"]): { text: string; toolResult: string
 export async function startFakeAnthropic(): Promise<FakeAnthropic> {
   const requests = new Inbox<FakeRequest>();
   const abandoned = new Inbox<number>();
+  const holds: Hold[] = [];
   let n = 0;
 
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
@@ -61,8 +80,10 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
     requests.push({ n: id, lastUserText: text, toolResult, body });
 
     const message = { id: `msg_fake_${id}`, type: "message", role: "assistant", model: body.model ?? "fake", content: [] as unknown[], stop_reason: null, stop_sequence: null, usage: { input_tokens: 10, output_tokens: 1 } };
-    const reply: { text?: string; tool?: { name: string; input: object }; hang?: boolean } =
+    const streamed = /\[stream (\d+)\]/.exec(text);
+    const reply: { text?: string; tool?: { name: string; input: object }; hang?: boolean; pieces?: string[] } =
       toolResult !== undefined ? { text: `done: ${toolResult.trim()}` }
+      : streamed ? { text: streamPieces(Number(streamed[1])).join(""), pieces: streamPieces(Number(streamed[1])) }
       : text.includes("[tool]") ? { tool: { name: "Bash", input: { command: "echo tool-ran", description: "Print a word" } } }
       : text.includes("[hang]") ? { text: "thinking it over", hang: true }
       : { text: `echo: ${text}` };
@@ -78,6 +99,19 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
     if (reply.tool) {
       send("content_block_start", { index: 0, content_block: { type: "tool_use", id: `toolu_${id}`, name: reply.tool.name, input: {} } });
       send("content_block_delta", { index: 0, delta: { type: "input_json_delta", partial_json: JSON.stringify(reply.tool.input) } });
+    } else if (reply.pieces) {
+      send("content_block_start", { index: 0, content_block: { type: "text", text: "" } });
+      const mine = holds.filter((h) => text.includes(h.marker));
+      for (const h of mine) holds.splice(holds.indexOf(h), 1);
+      for (const [i, piece] of [...reply.pieces, null].entries()) {
+        for (const hold of mine.filter((h) => h.after === i)) {
+          hold.reached();
+          await hold.released;
+        }
+        if (piece === null) break;
+        send("content_block_delta", { index: 0, delta: { type: "text_delta", text: piece } });
+        if (i % 20 === 19) await new Promise((r) => setTimeout(r, 5)); // a stream, not one burst
+      }
     } else {
       send("content_block_start", { index: 0, content_block: { type: "text", text: "" } });
       send("content_block_delta", { index: 0, delta: { type: "text_delta", text: reply.text } });
@@ -99,6 +133,13 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
     url,
     requests,
     abandoned,
+    holdStream(marker, after) {
+      let reached!: () => void;
+      let release!: () => void;
+      const reachedP = new Promise<void>((r) => (reached = r));
+      holds.push({ marker, after, reached, released: new Promise<void>((r) => (release = r)) });
+      return { reached: reachedP, release: () => release() };
+    },
     env: { ANTHROPIC_BASE_URL: url, ANTHROPIC_API_KEY: "any", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" },
     stop: () =>
       new Promise((resolve) => {

@@ -63,4 +63,26 @@ describe("POST /producers/:producerId/claim", () => {
     await expectError(await claim(runId, "p"), 409, "run_ended");
     expect((await info(runId)).producers).toEqual({});
   });
+
+  it("refuses the long-poll of a runner that was taken over, and acknowledges nothing for it", async () => {
+    const runId = newRunId("claim-poll");
+    await appendOk(runId, lines(1, 1));
+    expect(await claimOk(runId, "runner")).toBe(0); // the first runner
+    const posted = await call(runId, "/messages", { method: "POST", headers: { "Content-Type": "application/json" }, body: '{"message":"hi"}' });
+    expect(posted.status).toBe(202);
+    const pollAs = (epoch: number, after: number) =>
+      call(runId, `/inputs?after=${after}&wait=0`, { headers: { "Producer-Id": "runner", "Producer-Epoch": String(epoch) } });
+    expect(((await (await pollAs(0, 0)).json()) as { inputs: unknown[] }).inputs).toHaveLength(1);
+
+    expect(await claimOk(runId, "runner")).toBe(1); // a second runner takes over
+    // The first runner injected input 1 and polls to acknowledge it: refused, nothing acknowledged.
+    await expectError(await pollAs(0, 1), 403, "stale_producer_epoch");
+    expect((await info(runId)).pendingInputs).toBe(1);
+    // The new runner gets it, and its poll acknowledges it.
+    const taken = (await (await pollAs(1, 0)).json()) as { inputs: { id: number }[] };
+    expect(taken.inputs.map((i) => i.id)).toEqual([1]);
+    expect((await pollAs(1, 1)).status).toBe(200);
+    expect((await info(runId)).pendingInputs).toBe(0);
+    await expectError(await call(runId, "/inputs?after=0&wait=0", { headers: { "Producer-Id": "runner" } }), 400, "bad_producer");
+  });
 });

@@ -181,7 +181,8 @@ describe("the input queue refuses bad input and stores nothing", () => {
     await expectError(await post(runId, "/messages", { message: { role: "assistant", content: "hi" } }), 400, "bad_body");
     await expectError(await post(runId, "/messages", { message: { role: "user", content: [] } }), 400, "bad_body");
     await expectError(await post(runId, "/messages", "{nope"), 400, "invalid_json");
-    await expectError(await post(runId, "/messages", { message: "hi" }, { "Content-Type": "text/plain" }), 415, "unsupported_media_type");
+    await expectError(await post(runId, "/messages", { message: "hi" }, { "Content-Type": "text/html" }), 415, "unsupported_media_type");
+    await expectError(await post(runId, "/messages", "{nope", { "Content-Type": "text/plain" }), 400, "invalid_json");
     await expectError(await post(runId, "/messages", { message: "hi" }, { "Idempotency-Key": "k".repeat(257) }), 400, "bad_idempotency_key");
     await expectError(await post(runId, "/messages", { message: "x".repeat(64 * 1024) }), 413, "message_too_large");
     await expectError(await post(runId, "/messages", { message: "x".repeat(200 * 1024) }), 413, "message_too_large");
@@ -192,6 +193,17 @@ describe("the input queue refuses bad input and stores nothing", () => {
     await expectError(await call(runId, "/inputs?after=x"), 400, "bad_after");
     expect((await readAll(runId)).map((e) => e.id)).toEqual([1]);
     expect((await info(runId)).pendingInputs).toBe(0);
+  });
+
+  it("takes a JSON body sent as text/plain on /messages and /interrupt (fetch's default), with or without a charset", async () => {
+    const runId = newRunId("inputs-text-plain");
+    const plain = { "Content-Type": "text/plain;charset=UTF-8" };
+    expect((await post(runId, "/messages", { message: "from fetch" }, plain)).status).toBe(202);
+    expect((await post(runId, "/messages", { message: "no charset" }, { "Content-Type": "text/plain" })).status).toBe(202);
+    expect((await post(runId, "/interrupt", { clientId: "tab" }, plain)).status).toBe(202);
+    expect((await poll(runId, 0)).inputs.map((i) => i.kind)).toEqual(["message", "message", "interrupt"]);
+    // Other routes keep their media types.
+    await expectError(await call(runId, "/complete", { method: "POST", headers: plain, body: '{"status":"completed"}' }), 415, "unsupported_media_type");
   });
 
   it("refuses more than 1,000 inputs waiting for the runner with 429", async () => {

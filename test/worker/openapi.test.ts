@@ -84,8 +84,8 @@ describe("OpenAPI document", () => {
 
     // SSE and WebSocket frames.
     const sse = body(`${run}/stream`, "get", "200", "text/event-stream");
-    expect(sse.anyOf ?? sse.oneOf).toHaveLength(5);
-    for (const name of ["SseEvent", "SseEndData", "Entry", "ServerFrame", "ClientFrame", "InputEntryData", "ErrorBody"]) {
+    expect(sse.anyOf ?? sse.oneOf).toHaveLength(7); // sdk, input, status, delta, draft, end, token_expired
+    for (const name of ["SseEvent", "SseEndData", "Entry", "ServerFrame", "ClientFrame", "InputEntryData", "ErrorBody", "DeltaData", "DraftData", "DraftBlock"]) {
       expect(doc.components.schemas[name], name).toBeDefined();
     }
     expect(doc.paths[`${run}/ws`].get.responses["101"]).toBeDefined();
