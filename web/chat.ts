@@ -6,7 +6,7 @@
  * turn's cost/duration, user messages from any device, run status and the
  * connection's state; a message box and a stop button.
  */
-import { connect, type ClientEntry, type ConnectionState, type RunConnection } from "../src/client/index.ts";
+import { connect, MessageDrafts, type ClientEntry, type ConnectionState, type RunConnection } from "../src/client/index.ts";
 
 type Json = Record<string, any>; // stream-json lines are open-ended: unknown types pass through
 
@@ -35,18 +35,32 @@ const atBottom = () => window.innerHeight + window.scrollY >= document.body.scro
 // --- assistant messages, merged by message id -----------------------------------------
 const bubbles = new Map<string, HTMLElement>();
 const tools = new Map<string, HTMLElement>();
-let streaming: string | undefined; // message id of the partial message being streamed
+/** Messages being typed: live deltas and drafts, folded per message id (never stored, never iterated). */
+const typing = new MessageDrafts();
 
-function bubbleFor(messageId: string, entryId: number): HTMLElement {
+/** A message's bubble; `entryId` is set once its first durable line lands (a bubble being typed has none yet). */
+function bubbleFor(messageId: string, entryId?: number): HTMLElement {
   let bubble = bubbles.get(messageId);
   if (!bubble) {
     bubble = el("div", "entry assistant");
     bubble.dataset.message = messageId;
-    bubble.dataset.entry = String(entryId);
     bubbles.set(messageId, bubble);
     append(bubble);
   }
+  if (entryId !== undefined) bubble.dataset.entry ??= String(entryId);
   return bubble;
+}
+
+/** Shows the text typed so far of every message in flight, in its bubble, until its final text replaces it. */
+function showTyping(): void {
+  for (const [messageId, draft] of typing.messages) {
+    const text = draft.blocks.map((b) => b.text ?? "").join("");
+    if (!text) continue;
+    const bubble = bubbleFor(messageId);
+    let p = bubble.querySelector<HTMLElement>("p.partial");
+    if (!p) bubble.append((p = el("p", "partial")));
+    p.textContent = text;
+  }
 }
 
 /**
@@ -98,15 +112,10 @@ function renderToolResults(line: Json): boolean {
   return results.length > 0;
 }
 
-function renderStreamEvent(line: Json, entryId: number): void {
-  const event = line.event ?? {};
-  if (event.type === "message_start") streaming = event.message?.id;
-  else if (event.type === "content_block_delta" && event.delta?.type === "text_delta" && streaming) {
-    const bubble = bubbleFor(streaming, entryId);
-    let p = bubble.querySelector<HTMLElement>("p.partial");
-    if (!p) bubble.append((p = el("p", "partial")));
-    p.textContent += event.delta.text;
-  }
+/** A `stream_event` stored as an entry by an older relay: shown as a live delta. */
+function renderStreamEvent(line: Json): void {
+  typing.delta({ event: line });
+  showTyping();
 }
 
 function renderResult(line: Json): void {
@@ -152,11 +161,12 @@ function render(entry: ClientEntry): void {
     return;
   }
   setStatus("running");
+  typing.entry(entry); // a message's durable line ends its draft
   switch (d.type) {
     case "assistant":
       return renderAssistant(d, entry.id);
     case "stream_event":
-      return renderStreamEvent(d, entry.id);
+      return renderStreamEvent(d);
     case "user":
       if (!renderToolResults(d)) {
         const text = typeof d.message?.content === "string" ? d.message.content : (d.message?.content ?? []).map((c: Json) => c.text ?? "").join("\n");
@@ -256,6 +266,15 @@ async function start(): Promise<void> {
     render(entry);
     if (follow) window.scrollTo({ top: document.body.scrollHeight }); // streamed text grows the page too
   });
+  for (const event of ["draft", "delta"] as const) {
+    run.on(event, (live: Json) => {
+      const follow = atBottom();
+      if (event === "draft") typing.draft(live as never);
+      else typing.delta(live as never);
+      showTyping();
+      if (follow) window.scrollTo({ top: document.body.scrollHeight });
+    });
+  }
   run.on("error", (err) => showProblem(`The relay refused this page: ${err.message}`));
   run.on("end", (end) => {
     setStatus(end.status);

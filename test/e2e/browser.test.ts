@@ -100,4 +100,32 @@ describe("the chat view", () => {
     await context.close();
     await proxy.stop();
   });
+
+  it("shows assistant text growing as it is typed, from live deltas, then exactly the final message", async () => {
+    const runId = newRunId("browser-typing");
+    const delta = (event: object) => ({ type: "stream_event", event, session_id: "t", parent_tool_use_id: null, uuid: crypto.randomUUID() });
+    const text = (t: string) => delta({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: t } });
+    await append(runId, [{ type: "system", subtype: "init", session_id: "t", model: "claude-test", cwd: "/work" }]);
+
+    const page = await browser.newPage({ viewport: { width: 900, height: 700 } });
+    await page.goto(`${relay()}/?run=${runId}&token=${await tokenFor(runId, "read")}`);
+    await page.getByText("Session started").waitFor();
+    const partial = page.locator(".assistant p.partial");
+
+    await append(runId, [delta({ type: "message_start", message: { id: "msg_typing" } }), delta({ type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }), text("The answer "), text("is growing")]);
+    await expect.poll(() => partial.textContent()).toBe("The answer is growing");
+    await page.screenshot({ path: `${ARTIFACTS}chat-typing-1.png` });
+    await append(runId, [text(" word "), text("by word")]);
+    await expect.poll(() => partial.textContent()).toBe("The answer is growing word by word");
+    await page.screenshot({ path: `${ARTIFACTS}chat-typing-2.png` });
+
+    // The final message lands: it replaces what was typed, once.
+    const final = "The answer is growing word by word, and now it is done.";
+    await append(runId, [{ type: "assistant", message: { id: "msg_typing", type: "message", role: "assistant", content: [{ type: "text", text: final }] }, session_id: "t" }]);
+    await page.getByText(final, { exact: true }).waitFor();
+    await expect(partial.count()).resolves.toBe(0);
+    await expect(page.locator(".assistant").allTextContents()).resolves.toEqual([final]);
+    await page.screenshot({ path: `${ARTIFACTS}chat-typing-final.png` });
+    await page.close();
+  });
 });
