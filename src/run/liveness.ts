@@ -80,7 +80,12 @@ export class Lifecycle {
       this.run.write(row.runId, [statusEntry({ status: "running", reason: RUNNER_BACK })], { alongside: (_, at) => meta.resume(at) });
       logLine({ type: "run", event: "runner_back", runId: row.runId });
     } else if (shows || (how === "request" && row.lastSeen !== null)) {
-      meta.seen(now, shows);
+      // `last_seen` is written at most every quarter lease: a long-poll arrives and returns every few
+      // seconds, and a row each time would cost more than the log it serves. It then lags by under a
+      // quarter lease, while a live runner calls in at least every third of one (the poll's cap), so a
+      // run is never stalled under a live runner.
+      const fresh = row.lastSeen !== null && now - row.lastSeen < (this.run.limits().runnerLeaseSeconds * 1000) / 4;
+      if (!fresh) meta.seen(now, shows);
     }
     if (shows || row.lastSeen !== null) this.run.alarm.by(now + this.run.limits().runnerLeaseSeconds * 1000);
   }
