@@ -36,6 +36,8 @@ const FULL: Sizes = {
   messages: 50,
   ingestViewers: [0, 400, 2000],
   ingestBatches: 20,
+  deltaViewers: 100,
+  deltaLines: 100,
   deltas: 1000,
   deltaBatch: 10,
 };
@@ -50,6 +52,8 @@ const QUICK: Sizes = {
   messages: 10,
   ingestViewers: [0, 10, 20],
   ingestBatches: 5,
+  deltaViewers: 10,
+  deltaLines: 20,
   deltas: 1000,
   deltaBatch: 10,
 };
@@ -69,6 +73,8 @@ const HELP = `npm run bench [-- flags]
   --messages N           message round trips, and as many plain requests (default 50)
   --ingest-viewers a,b   ingest latency at these viewer counts, half SSE, half WS (default 0,400,2000)
   --ingest-batches N     batches sent at each viewer count (default 20)
+  --delta-viewers N      delta fan-out: viewers in all, half SSE, half WS (default 100; --quick 10)
+  --delta-lines N        delta fan-out: stamped stream_event deltas sent, one per batch (default 100)
   --deltas N             stream_event delta lines for the rows-written figure (default 1,000)
   --delta-batch N        lines per batch for those (default 10)
   --help                 this`;
@@ -100,6 +106,8 @@ function options(argv: string[]): Options | null {
       messages: { type: "string" },
       "ingest-viewers": { type: "string" },
       "ingest-batches": { type: "string" },
+      "delta-viewers": { type: "string" },
+      "delta-lines": { type: "string" },
       deltas: { type: "string" },
       "delta-batch": { type: "string" },
     },
@@ -138,6 +146,8 @@ function options(argv: string[]): Options | null {
       messages: int("messages", base.messages),
       ingestViewers: ingestViewers ?? base.ingestViewers,
       ingestBatches: int("ingest-batches", base.ingestBatches),
+      deltaViewers: int("delta-viewers", base.deltaViewers, 2),
+      deltaLines: int("delta-lines", base.deltaLines),
       deltas: int("deltas", base.deltas),
       deltaBatch: Math.min(int("delta-batch", base.deltaBatch), 10_000),
     },
@@ -301,6 +311,7 @@ async function main(): Promise<number> {
 async function warmUp(t: Target): Promise<void> {
   const run = t.newRun("warmup");
   for (let i = 0; i < 5; i++) await t.append(run, [`{"type":"system","subtype":"init","n":${i}}`]);
+  await t.append(run, [`{"type":"stream_event","event":{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"warm"}}}`]);
   await t.info(run);
   await t.page(run, 0);
 }

@@ -8,9 +8,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "../../test/support/wrangler.ts";
 
 export interface Dev {
   name: string;
@@ -30,18 +30,6 @@ export interface Dev {
 
 const TAIL_CHARS = 64 * 1024;
 
-/** A port that was free a moment ago (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Every `wrangler dev` started and not yet stopped, so an exit handler can kill them synchronously. */
 export const running = new Set<{ pid: number; dir: string }>();

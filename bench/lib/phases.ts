@@ -4,7 +4,7 @@
  * a deadline; a phase that overruns throws, and run.ts reports it.
  */
 import type { ViewerPool } from "./pool.ts";
-import { deltaLine, deltaLines, now, stampedLine } from "./lines.ts";
+import { deltaLines, messageStart, now, stampedDelta, stampedLine, storedLine, storedLines } from "./lines.ts";
 import type { Target } from "./targets.ts";
 
 export interface Sizes {
@@ -22,6 +22,9 @@ export interface Sizes {
   /** Ingest latency: viewer counts (half SSE, half WebSocket) and batches sent at each. */
   ingestViewers: number[];
   ingestBatches: number;
+  /** Delta fan-out: viewers in all (half SSE, half WebSocket), and stamped deltas sent, one per batch. */
+  deltaViewers: number;
+  deltaLines: number;
   /** stream_event delta lines appended for the rows-written figure, and lines per batch. */
   deltas: number;
   deltaBatch: number;
@@ -65,11 +68,11 @@ class Deadline {
 const CONNECT_MS = (viewers: number) => 60_000 + viewers * 60;
 const DELIVER_MS = 30_000;
 
-async function viewersOn(ctx: Ctx, runId: string, after: number, perTransport: number, stamped: boolean) {
+async function viewersOn(ctx: Ctx, runId: string, after: number, perTransport: number, stamped: boolean, deltas = false) {
   const { t } = ctx;
   const sse = await Promise.all(Array.from({ length: perTransport }, () => t.sseUrl(runId, after)));
   const ws = await Promise.all(Array.from({ length: perTransport }, () => t.wsUrl(runId, after)));
-  const opened = await ctx.pool.open({ sse, ws, stamped, timeoutMs: CONNECT_MS(perTransport * 2) });
+  const opened = await ctx.pool.open({ sse, ws, stamped, deltas, timeoutMs: CONNECT_MS(perTransport * 2) });
   if (opened.failed > 0) ctx.note(`${t.name}: ${opened.failed} of ${perTransport * 2} viewers did not connect`);
   ctx.say(`${t.name}: ${opened.open.sse} SSE + ${opened.open.ws} WS viewers connected in ${(opened.ms / 1000).toFixed(1)} s`);
   return opened;
@@ -80,7 +83,7 @@ export const fanout: Phase = async (ctx) => {
   const { t, sizes } = ctx;
   const dl = new Deadline(CONNECT_MS(sizes.viewers * 2) + 120_000 + sizes.fanoutLines * 2_000, "fan-out");
   const run = t.newRun("fanout");
-  let last = await t.append(run, [deltaLine(0)]);
+  let last = await t.append(run, [storedLine(0)]);
   await viewersOn(ctx, run, last, sizes.viewers, true);
   let missed = 0;
   try {
@@ -101,13 +104,47 @@ export const fanout: Phase = async (ctx) => {
   }
 };
 
+/**
+ * Delta fan-out: single `stream_event` text deltas, each stamped with its send
+ * time inside the event, to N/2 SSE + N/2 WebSocket viewers; the next goes
+ * once every viewer has the last. runrelay sends each as a live delta (SSE
+ * `event: delta`, WebSocket `delta` frame) and stores none; the floor stores
+ * each as a row and sends it as an ordinary line: the "before".
+ */
+export const deltas: Phase = async (ctx) => {
+  const { t, sizes } = ctx;
+  const half = Math.max(1, Math.floor(sizes.deltaViewers / 2));
+  const dl = new Deadline(CONNECT_MS(half * 2) + 120_000 + sizes.deltaLines * 2_000, "delta fan-out");
+  const run = t.newRun("deltafan");
+  const first = await t.append(run, [storedLine(0)]);
+  await viewersOn(ctx, run, first, half, false, true);
+  let missed = 0;
+  try {
+    await t.append(run, [messageStart()]);
+    const warmup = 5;
+    for (let k = -warmup; k < sizes.deltaLines; k++) {
+      dl.check();
+      await t.append(run, [stampedDelta(k)]);
+      const r = await ctx.pool.until(k, Math.min(DELIVER_MS, dl.left()), "k");
+      if (r.missing > 0) missed++;
+    }
+    const s = await ctx.pool.samples();
+    if (missed > 0) ctx.note(`${t.name}: delta fan-out: ${missed} delta(s) did not reach every viewer within ${DELIVER_MS / 1000} s`);
+    const sse = Array.from(s.sse);
+    const ws = Array.from(s.ws);
+    return { values: {}, samples: { "delta.sse": sse, "delta.ws": ws, "delta.all": [...sse, ...ws] } };
+  } finally {
+    await ctx.pool.close();
+  }
+};
+
 /** Sequential single-line POSTs, then sequential batches of `batchLines`. */
 export const ingest: Phase = async (ctx) => {
   const { t, sizes } = ctx;
   const dl = new Deadline(60_000 + sizes.posts * 200 + sizes.batches * 2_000, "POSTs");
   const run = t.newRun("posts");
-  for (let i = 0; i < 20; i++) await t.append(run, [deltaLine(i)]); // warm-up
-  const singles = deltaLines(sizes.posts);
+  for (let i = 0; i < 20; i++) await t.append(run, [storedLine(i)]); // warm-up
+  const singles = storedLines(sizes.posts);
   const single: number[] = [];
   let start = now();
   for (const line of singles) {
@@ -117,7 +154,7 @@ export const ingest: Phase = async (ctx) => {
     single.push(now() - t0);
   }
   const rps = sizes.posts / ((now() - start) / 1000);
-  const batches = Array.from({ length: sizes.batches }, (_, b) => deltaLines(sizes.batchLines, b * sizes.batchLines));
+  const batches = Array.from({ length: sizes.batches }, (_, b) => storedLines(sizes.batchLines, b * sizes.batchLines));
   const batch: number[] = [];
   start = now();
   for (const lines of batches) {
@@ -142,7 +179,7 @@ export const catchup: Phase = async (ctx) => {
   while (seeded < n) {
     seedDl.check();
     const count = Math.min(SEED_BATCH, n - seeded);
-    seeded = await t.append(run, deltaLines(count, seeded));
+    seeded = await t.append(run, storedLines(count, seeded));
   }
   const seedLps = n / ((now() - seedStart) / 1000);
   ctx.say(`${t.name}: ${n} events stored (${Math.round(seedLps)} lines/s in batches of ${SEED_BATCH})`);
@@ -274,7 +311,7 @@ export const messages: Phase = async (ctx) => {
   const { t, sizes } = ctx;
   const dl = new Deadline(60_000 + sizes.messages * 3_000, "message round trips");
   const run = t.newRun("messages");
-  await t.append(run, [deltaLine(0)]);
+  await t.append(run, [storedLine(0)]);
   const plain: number[] = [];
   for (let i = -5; i < sizes.messages; i++) {
     dl.check();
@@ -314,14 +351,14 @@ export const ingestWithViewers: Phase = async (ctx) => {
   for (const v of sizes.ingestViewers) {
     const dl = new Deadline(CONNECT_MS(v) + 60_000 + sizes.ingestBatches * (DELIVER_MS + 5_000), `ingest with ${v} viewers`);
     const run = t.newRun(`ingest${v}`);
-    let last = await t.append(run, [deltaLine(0)]);
+    let last = await t.append(run, [storedLine(0)]);
     const half = Math.floor(v / 2);
     if (v > 0) await viewersOn(ctx, run, last, half, false);
     const ingest: number[] = [];
     const deliver: number[] = [];
     let missed = 0;
     try {
-      const batches = Array.from({ length: sizes.ingestBatches + 2 }, (_, b) => deltaLines(sizes.batchLines, b * sizes.batchLines));
+      const batches = Array.from({ length: sizes.ingestBatches + 2 }, (_, b) => storedLines(sizes.batchLines, b * sizes.batchLines));
       for (let b = 0; b < batches.length; b++) {
         dl.check();
         const t0 = now();
@@ -349,7 +386,7 @@ export const rowsWritten: Phase = async (ctx) => {
   const { t, sizes } = ctx;
   const dl = new Deadline(60_000 + sizes.deltas * 50, "rows written");
   const run = t.newRun("deltas");
-  await t.append(run, [deltaLine(0)]);
+  await t.append(run, [storedLine(0)]);
   const before = await t.info(run);
   for (let sent = 0; sent < sizes.deltas; ) {
     dl.check();
@@ -362,4 +399,4 @@ export const rowsWritten: Phase = async (ctx) => {
   return { values: { "rows.per1000": rows }, samples: {} };
 };
 
-export const PHASES: Record<string, Phase> = { fanout, ingest, catchup, messages, viewers: ingestWithViewers, rows: rowsWritten };
+export const PHASES: Record<string, Phase> = { fanout, deltas, ingest, catchup, messages, viewers: ingestWithViewers, rows: rowsWritten };

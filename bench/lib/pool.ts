@@ -44,13 +44,16 @@ export class ViewerPool {
     return next;
   }
 
-  open(opts: { sse: string[]; ws: string[]; stamped: boolean; timeoutMs: number; concurrency?: number }) {
+  open(opts: { sse: string[]; ws: string[]; stamped: boolean; deltas?: boolean; timeoutMs: number; concurrency?: number }) {
     return this.#ask<Extract<Reply, { op: "opened" }>>({ op: "open", concurrency: 50, ...opts }, opts.timeoutMs);
   }
 
-  /** Resolves when every viewer has received `id` (or the timeout passed: `missing` says how many had not). */
-  until(id: number, timeoutMs: number) {
-    return this.#ask<Extract<Reply, { op: "reached" }>>({ op: "until", id, timeoutMs }, timeoutMs);
+  /**
+   * Resolves when every viewer has received `id` (or the timeout passed: `missing` says how many had not);
+   * with `by: "k"`, when every viewer has received the stamped delta `bench_k` = `id`.
+   */
+  until(id: number, timeoutMs: number, by: "id" | "k" = "id") {
+    return this.#ask<Extract<Reply, { op: "reached" }>>({ op: "until", id, by, timeoutMs }, timeoutMs);
   }
 
   samples() {

@@ -44,6 +44,16 @@ export function metrics(s: Sizes): Metric[] {
       m.push({ key: `fanout.${tr}.p${p}`, label, unit: "ms", better: "lower", phase: "fanout", from: "pct", sample: `fanout.${tr}`, p });
     }
   }
+  const dh = Math.max(1, Math.floor(s.deltaViewers / 2));
+  const dv = `${dh} SSE + ${dh} WS viewers`;
+  m.push({ key: "delta.all.p50", label: `delta fan-out latency p50 (${dv})`, unit: "ms", better: "lower", phase: "deltas", from: "pct", sample: "delta.all", p: 50 });
+  m.push({ key: "delta.all.p99", label: `delta fan-out latency p99 (${dv})`, unit: "ms", better: "lower", phase: "deltas", from: "pct", sample: "delta.all", p: 99 });
+  for (const tr of ["sse", "ws"] as const) {
+    for (const p of [50, 99]) {
+      const label = `  ${tr === "sse" ? "SSE" : "WS"} viewers p${p}`;
+      m.push({ key: `delta.${tr}.p${p}`, label, unit: "ms", better: "lower", phase: "deltas", from: "pct", sample: `delta.${tr}`, p });
+    }
+  }
   m.push({ key: "post.single.rps", label: `single-line POSTs, sequential (${n(s.posts)})`, unit: "req/s", better: "higher", phase: "ingest", from: "value", value: "post.single.rps" });
   m.push({ key: "post.single.p50", label: "  single-line POST latency p50", unit: "ms", better: "lower", phase: "ingest", from: "pct", sample: "post.single", p: 50 });
   m.push({ key: "post.batch.lps", label: `lines in batches of ${s.batchLines} (${n(s.batches)} batches)`, unit: "lines/s", better: "higher", phase: "ingest", from: "value", value: "post.batch.lps" });

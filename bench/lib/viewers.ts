@@ -7,6 +7,13 @@
  * Each viewer keeps the last id it received. Stamped lines (a `bench.sentAt`
  * field, ms on the shared clock `performance.timeOrigin + performance.now()`)
  * give one latency sample per viewer per line.
+ *
+ * With `deltas` on, viewers also take runrelay's live deltas (SSE
+ * `event: delta`, WebSocket `delta` frames) and the floor's ordinary lines
+ * alike: a `stream_event` line with a `bench_k` number carries its send time
+ * as its text_delta's text; each viewer keeps the highest `bench_k` it has
+ * received (`until` with `by: "k"` waits on it), and one sample per viewer per
+ * delta with k ≥ 0.
  */
 import { EventSource } from "eventsource";
 import { parentPort } from "node:worker_threads";
@@ -14,8 +21,8 @@ import { parentPort } from "node:worker_threads";
 export type Transport = "sse" | "ws";
 
 export type Command =
-  | { op: "open"; sse: string[]; ws: string[]; stamped: boolean; concurrency: number; timeoutMs: number }
-  | { op: "until"; id: number; timeoutMs: number }
+  | { op: "open"; sse: string[]; ws: string[]; stamped: boolean; deltas?: boolean; concurrency: number; timeoutMs: number }
+  | { op: "until"; id: number; by?: "id" | "k"; timeoutMs: number }
   | { op: "samples" }
   | { op: "close"; timeoutMs: number };
 
@@ -29,6 +36,8 @@ export type Reply =
 interface Viewer {
   transport: Transport;
   last: number;
+  /** The highest `bench_k` of a stamped delta received. */
+  k: number;
   close(): void;
 }
 
@@ -39,6 +48,9 @@ if (!port) throw new Error("bench/lib/viewers.ts runs as a worker thread (see po
 
 let viewers: Viewer[] = [];
 let stamped = false;
+let deltas = false;
+/** What `until` waits on: the last durable id, or the highest stamped delta. */
+let by: "id" | "k" = "id";
 let samples: Record<Transport, number[]> = { sse: [], ws: [] };
 /** The id every viewer must reach, and how many have. */
 let target = Infinity;
@@ -46,10 +58,15 @@ let reached = 0;
 let onReached: (() => void) | null = null;
 
 function advance(v: Viewer, id: number): void {
-  if (id <= v.last) return;
-  const before = v.last;
-  v.last = id;
-  if (before < target && id >= target) {
+  reach(v, id, "last");
+}
+
+/** Moves a viewer's id or k forward; counts it if `until` waits on that one and it has just reached the target. */
+function reach(v: Viewer, x: number, field: "last" | "k"): void {
+  if (x <= v[field]) return;
+  const before = v[field];
+  v[field] = x;
+  if ((field === "k") === (by === "k") && before < target && x >= target) {
     reached++;
     if (reached >= viewers.length) onReached?.();
   }
@@ -60,15 +77,32 @@ function stamp(v: Viewer, data: unknown, at: number): void {
   if (b && typeof b.sentAt === "number" && !b.warm) samples[v.transport].push(at - b.sentAt);
 }
 
+/** A stamped delta (a `stream_event` line with `bench_k`, its text the send time): one sample unless warm-up, and the viewer's k. */
+function delta(v: Viewer, line: unknown, at: number): void {
+  const l = line as { type?: string; bench_k?: unknown; event?: { delta?: { text?: unknown } } } | null;
+  if (l?.type !== "stream_event" || typeof l.bench_k !== "number") return;
+  const sentAt = Number(l.event?.delta?.text);
+  if (l.bench_k >= 0 && Number.isFinite(sentAt)) samples[v.transport].push(at - sentAt);
+  reach(v, l.bench_k, "k");
+}
+
 function openSse(url: string): Promise<Viewer | null> {
   return new Promise((resolve) => {
     const es = new EventSource(url);
-    const v: Viewer = { transport: "sse", last: 0, close: () => es.close() };
+    const v: Viewer = { transport: "sse", last: 0, k: -Infinity, close: () => es.close() };
     es.onmessage = (e) => {
       const at = now();
-      if (stamped) stamp(v, JSON.parse(e.data), at);
+      if (stamped || deltas) {
+        const data: unknown = JSON.parse(e.data);
+        if (stamped) stamp(v, data, at);
+        if (deltas) delta(v, data, at);
+      }
       advance(v, Number(e.lastEventId));
     };
+    es.addEventListener("delta", (e) => {
+      const at = now();
+      if (deltas) delta(v, (JSON.parse(e.data) as { event?: unknown }).event, at);
+    });
     es.onopen = () => resolve(v);
     // EventSource retries by itself; the caller's timeout decides when to give up.
     es.onerror = () => {
@@ -81,12 +115,17 @@ function openSse(url: string): Promise<Viewer | null> {
 function openWs(url: string): Promise<Viewer | null> {
   return new Promise((resolve) => {
     const ws = new WebSocket(url);
-    const v: Viewer = { transport: "ws", last: 0, close: () => ws.close() };
+    const v: Viewer = { transport: "ws", last: 0, k: -Infinity, close: () => ws.close() };
     ws.onmessage = (e) => {
       const at = now();
-      const frame = JSON.parse(String(e.data)) as { type?: string; events?: { id: number; data: unknown }[] };
+      const frame = JSON.parse(String(e.data)) as { type?: string; events?: { id: number; data: unknown }[]; event?: unknown };
+      if (frame.type === "delta") {
+        if (deltas) delta(v, frame.event, at);
+        return;
+      }
       if (frame.type !== "events" || !frame.events?.length) return;
       if (stamped) for (const ev of frame.events) stamp(v, ev.data, at);
+      if (deltas) for (const ev of frame.events) delta(v, ev.data, at);
       advance(v, frame.events[frame.events.length - 1]!.id);
     };
     ws.onopen = () => resolve(v);
@@ -107,6 +146,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
 async function open(cmd: Extract<Command, { op: "open" }>): Promise<Reply> {
   const start = now();
   stamped = cmd.stamped;
+  deltas = cmd.deltas ?? false;
   samples = { sse: [], ws: [] };
   const jobs: (() => Promise<Viewer | null>)[] = [...cmd.sse.map((u) => () => openSse(u)), ...cmd.ws.map((u) => () => openWs(u))];
   const deadline = start + cmd.timeoutMs;
@@ -139,12 +179,15 @@ function interleave<T>(jobs: T[], sseCount: number): T[] {
 
 function until(cmd: Extract<Command, { op: "until" }>): Promise<Reply> {
   target = cmd.id;
-  reached = viewers.filter((v) => v.last >= target).length;
+  by = cmd.by ?? "id";
+  const field = by === "id" ? "last" : "k";
+  reached = viewers.filter((v) => v[field] >= target).length;
   return new Promise((resolve) => {
     const finish = () => {
       clearTimeout(timer);
       onReached = null;
       target = Infinity;
+      by = "id";
       resolve({ op: "reached", id: cmd.id, missing: viewers.length - reached, at: now() });
     };
     const timer = setTimeout(finish, cmd.timeoutMs);
