@@ -94,6 +94,9 @@ export async function runSession(source: Source, opts: SessionOptions): Promise<
   try {
     if (lock?.tookOverFrom !== undefined) opts.report.verbose(`took over the spool's lock from process ${lock.tookOverFrom}, which is gone`);
     return await session(source, opts);
+  } catch (err) {
+    if (opts.spool) Spool.discardIfBlank(opts.spool);
+    throw err;
   } finally {
     lock?.release();
   }

@@ -11,6 +11,17 @@ const spoolPath = (name: string) => join(mkdtempSync(join(tmpdir(), `runrelay-sp
 const records = (path: string) => readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe("Spool", () => {
+  it("a spool holding only its header is discarded after a refusal at start; one with anything more is kept", () => {
+    const blank = spoolPath("blank");
+    Spool.open(blank, "run-1");
+    Spool.discardIfBlank(blank);
+    expect(existsSync(blank)).toBe(false);
+    const used = spoolPath("used");
+    Spool.open(used, "run-1").claimed(0);
+    Spool.discardIfBlank(used);
+    expect(existsSync(used)).toBe(true);
+  });
+
   it("numbers batches from 0 in each claimed epoch; batches carry their epoch; the producer id is `runner`", () => {
     const path = spoolPath("epochs");
     const spool = Spool.open(path, "run-1");

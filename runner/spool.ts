@@ -268,6 +268,20 @@ export class Spool {
     this.compactions++;
   }
 
+  /**
+   * Removes a spool that holds nothing but its header: a runner refused before it spooled
+   * anything (a wrong token, an ended run) leaves no file behind.
+   */
+  static discardIfBlank(path: string): void {
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch {
+      return;
+    }
+    if (text.trim().split("\n").length <= 1) rmSync(path, { force: true });
+  }
+
   /** Removes the spool once the run is complete: nothing is left to resend. */
   discard(): void {
     if (this.path) rmSync(this.path, { force: true });
