@@ -5,6 +5,8 @@ export default defineConfig({
   test: {
     // The relay's own JSON log lines (one per request) are checked by test/e2e/logs.test.ts; elsewhere they are noise.
     onConsoleLog: (log) => !log.startsWith('{"type":'),
+    // The end-to-end files mostly wait on processes and the network: three files at a time, even on two cores.
+    maxWorkers: 3,
     projects: [
       {
         // The Worker and the run object, inside workerd.
@@ -28,10 +30,6 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
-          // Mostly waiting on processes and the network: three files at a time, even on two cores
-          // (a project with its own maxWorkers runs in its own group, after the others).
-          maxWorkers: 3,
-          sequence: { groupOrder: 1 },
           environment: "node",
           globalSetup: ["test/e2e/wrangler.setup.ts"],
           testTimeout: 60_000,
