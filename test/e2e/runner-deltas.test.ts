@@ -9,7 +9,7 @@ import type { DraftData, Entry, RunInfo, ServerFrame } from "../../src/protocol/
 import { claudeExecutable, startFakeAnthropic, streamPieces, type FakeAnthropic } from "../support/fake-anthropic";
 import { Inbox } from "../support/inbox";
 import { ADMIN, tokenFor } from "./auth";
-import { newRunId, relayApi, startRunner, tempDir } from "./runner-support";
+import { newRunId, relayApi, runnerEnv, startRunner, tempDir } from "./runner-support";
 
 let fake: FakeAnthropic;
 beforeAll(async () => {
@@ -18,7 +18,7 @@ beforeAll(async () => {
 afterAll(() => fake.stop());
 
 const relay = () => relayApi(inject("relayUrl"));
-const env = async (runId: string) => ({ ...fake.env, RUNRELAY_URL: inject("relayUrl"), RUNRELAY_RUN_ID: runId, RUNRELAY_TOKEN: await tokenFor(runId, "runner") });
+const env = (runId: string) => runnerEnv(runId, fake.env);
 
 /** What a viewer saw, in order: entries (by id), deltas (their text, if a text delta), drafts. */
 type Seen = { kind: "entry"; id: number; data: Record<string, unknown> } | { kind: "delta"; after: number; text: string | undefined } | { kind: "draft"; draft: DraftData };

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Entry } from "../../src/protocol/index.ts";
 import { claudeExecutable, startFakeAnthropic, type FakeAnthropic } from "../support/fake-anthropic";
 import { tokenFor } from "./auth";
-import { LINES, newRunId, relayApi, startRunner, tempDir } from "./runner-support";
+import { LINES, newRunId, relayApi, runnerEnv, startRunner, tempDir } from "./runner-support";
 
 let fake: FakeAnthropic;
 beforeAll(async () => {
@@ -20,12 +20,7 @@ beforeAll(async () => {
 afterAll(() => fake.stop());
 
 const relay = () => relayApi(inject("relayUrl"));
-const env = async (runId: string) => ({
-  ...fake.env,
-  RUNRELAY_URL: inject("relayUrl"),
-  RUNRELAY_RUN_ID: runId,
-  RUNRELAY_TOKEN: await tokenFor(runId, "runner"),
-});
+const env = (runId: string) => runnerEnv(runId, fake.env);
 const sessionIds = (log: Entry[]) =>
   new Set(log.filter((e) => e.type === "sdk" && e.data.type === "system" && e.data.subtype === "init").map((e) => e.data.session_id));
 

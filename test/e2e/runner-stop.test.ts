@@ -10,8 +10,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { RunInfo } from "../../src/protocol/index.ts";
 import { claudeExecutable, startFakeAnthropic, type FakeAnthropic } from "../support/fake-anthropic";
-import { ADMIN, tokenFor } from "./auth";
-import { conversation, LINES, newRunId, relayApi, startRunner, tempDir } from "./runner-support";
+import { ADMIN } from "./auth";
+import { conversation, LINES, newRunId, relayApi, runnerEnv, startRunner, tempDir } from "./runner-support";
 
 let fake: FakeAnthropic;
 beforeAll(async () => {
@@ -20,12 +20,7 @@ beforeAll(async () => {
 afterAll(() => fake.stop());
 
 const relay = () => relayApi(inject("relayUrl"));
-const env = async (runId: string) => ({
-  ...fake.env,
-  RUNRELAY_URL: inject("relayUrl"),
-  RUNRELAY_RUN_ID: runId,
-  RUNRELAY_TOKEN: await tokenFor(runId, "runner"),
-});
+const env = (runId: string) => runnerEnv(runId, fake.env);
 const claudeArgs = async () => [await claudeExecutable(), "-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose", "--bare"];
 const notable = (c: string[]) => c.filter((x) => x !== "system:init");
 

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { EventSource } from "eventsource";
-import { expect, onTestFinished } from "vitest";
+import { expect, inject, onTestFinished } from "vitest";
 import type { Entry, EventsPage } from "../../src/protocol/index.ts";
 import { Inbox } from "../support/inbox";
 import { ADMIN, tokenFor } from "./auth";
@@ -15,6 +15,11 @@ const CLI = fileURLToPath(new URL("../../runner/cli.ts", import.meta.url));
 export const LINES = fileURLToPath(new URL("./runner-lines.mjs", import.meta.url));
 
 export const newRunId = (name: string) => `e2e-runner-${name}-${crypto.randomUUID().slice(0, 8)}`;
+/** What a backend gives the runner: the relay, the run, a runner token for it; plus `extra` (e.g. the fake API's variables). */
+export async function runnerEnv(runId: string, extra: Record<string, string> = {}): Promise<Record<string, string>> {
+  return { ...extra, RUNRELAY_URL: inject("relayUrl"), RUNRELAY_RUN_ID: runId, RUNRELAY_TOKEN: await tokenFor(runId, "runner") };
+}
+
 export const tempDir = (name: string) => mkdtemp(join(tmpdir(), `runrelay-${name}-`));
 
 export interface RunnerProcess {

@@ -5,8 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { claudeExecutable, startFakeAnthropic, type FakeAnthropic } from "../support/fake-anthropic";
-import { tokenFor } from "./auth";
-import { conversation, newRunId, relayApi, startRunner, tempDir } from "./runner-support";
+import { conversation, newRunId, relayApi, runnerEnv, startRunner, tempDir } from "./runner-support";
 
 let fake: FakeAnthropic;
 beforeAll(async () => {
@@ -15,13 +14,7 @@ beforeAll(async () => {
 afterAll(() => fake.stop());
 
 const relay = () => relayApi(inject("relayUrl"));
-/** What a backend gives the runner: the relay, the run, a runner token for it; and the fake API. */
-const env = async (runId: string) => ({
-  ...fake.env,
-  RUNRELAY_URL: inject("relayUrl"),
-  RUNRELAY_RUN_ID: runId,
-  RUNRELAY_TOKEN: await tokenFor(runId, "runner"),
-});
+const env = (runId: string) => runnerEnv(runId, fake.env);
 
 describe("runrelay sdk", () => {
   it("relays a turn with a tool use: exactly the SDK's messages, in order, then completed; a viewer saw them live", async () => {
