@@ -69,22 +69,24 @@ export const sseTokenExpired = (): string => `event: ${SSE_TOKEN_EXPIRED_EVENT}\
 /** The WebSocket `error` frame sent before closing with `CLOSE_TOKEN_EXPIRED`. */
 export const wsTokenExpired = (): string => JSON.stringify({ type: "error", error: TOKEN_EXPIRED_ERROR });
 
-/** A queued input as stored: its message is the JSON text it was stored as. */
+/** A queued input as stored: its message (or control payload) is the JSON text it was stored as. */
 export interface InputText {
   id: number;
   kind: InputKind;
-  /** JSON text of the user message (`message` inputs). */
+  /** JSON text of the user message (`message` inputs) or of the control message (`control` inputs). */
   message: string | null;
+  /** A message's uuid. */
+  uuid: string | null;
   clientId: string | null;
   createdAt: number;
   eventId: number;
 }
 
-/** An input (`Input`) as JSON text, its message copied through as stored. */
+/** An input (`Input`) as JSON text, its message or payload copied through as stored. */
 export const inputJson = (i: InputText): string =>
-  `{"id":${i.id},"kind":"${i.kind}"${i.message === null ? "" : `,"message":${i.message}`}${
-    i.clientId === null ? "" : `,"clientId":${JSON.stringify(i.clientId)}`
-  },"createdAt":${i.createdAt},"eventId":${i.eventId}}`;
+  `{"id":${i.id},"kind":"${i.kind}"${i.message === null ? "" : `,"${i.kind === "control" ? "payload" : "message"}":${i.message}`}${
+    i.uuid === null ? "" : `,"uuid":${JSON.stringify(i.uuid)}`
+  }${i.clientId === null ? "" : `,"clientId":${JSON.stringify(i.clientId)}`},"createdAt":${i.createdAt},"eventId":${i.eventId}}`;
 
 /** The `GET /inputs` reply (`InputsReply`) as JSON text. */
 export const inputsReplyJson = (inputs: readonly InputText[], ended: boolean, leaseSeconds: number): string =>

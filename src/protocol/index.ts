@@ -14,4 +14,6 @@ export * from "./json.ts";
 export * from "./limits.ts";
 export * from "./live.ts";
 export * from "./run.ts";
+export * from "./session.ts";
+export * from "./session-framing.ts";
 export * from "./tokens.ts";

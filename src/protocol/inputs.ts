@@ -53,13 +53,24 @@ export const InterruptBody = z
   .strictObject({ clientId: ClientId.optional() })
   .meta({ id: "InterruptBody", description: "`POST /interrupt` body (optional)." });
 
-export const InputKind = z.enum(["message", "interrupt"]).meta({ id: "InputKind" });
+export const InputKind = z.enum(["message", "interrupt", "control"]).meta({
+  id: "InputKind",
+  description: "`message` (a user turn), `interrupt` (stop the turn), `control` (a Claude Code control message from the remote-session API: a `control_response` answering the agent, or a `control_request` such as `initialize`).",
+});
 export type InputKind = z.infer<typeof InputKind>;
 
-/** An input as the relay accepted it, before it is queued. */
+/** A Claude Code control message (`control_request` / `control_response`), as a participant sent it: a JSON object with a `type`. */
+export type ControlPayload = Record<string, unknown> & { type: "control_request" | "control_response"; uuid: string };
+
+/**
+ * An input as the relay accepted it, before it is queued. A message's `uuid` is the
+ * one the runner hands the agent (Claude Code's `command_lifecycle` lines carry it);
+ * the relay makes one when the sender gave none.
+ */
 export type NewInput =
-  | { kind: "message"; message: UserMessage; clientId?: string }
-  | { kind: "interrupt"; clientId?: string };
+  | { kind: "message"; message: UserMessage; uuid?: string; clientId?: string }
+  | { kind: "interrupt"; clientId?: string }
+  | { kind: "control"; payload: ControlPayload; clientId?: string };
 
 /** `POST /messages` and `POST /interrupt` reply (202). */
 export const InputAccepted = z
@@ -76,6 +87,8 @@ export const Input = z
     id: z.number().int().positive(),
     kind: InputKind,
     message: UserMessage.optional(),
+    uuid: z.string().optional().meta({ description: "A message's uuid: hand it to the agent with the message." }),
+    payload: z.record(z.string(), z.unknown()).optional().meta({ description: "A `control` input's control message, as sent." }),
     clientId: z.string().optional(),
     createdAt: z.number().int(),
     eventId: z.number().int().positive(),
@@ -102,14 +115,16 @@ export type InputsReply = z.infer<typeof InputsReply>;
  */
 export const InputEntryData = z
   .discriminatedUnion("kind", [
-    z.object({ kind: z.literal("message"), inputId: z.number().int(), message: UserMessage, clientId: z.string().optional() }),
+    z.object({ kind: z.literal("message"), inputId: z.number().int(), message: UserMessage, uuid: z.string().optional(), clientId: z.string().optional() }),
     z.object({ kind: z.literal("interrupt"), inputId: z.number().int(), clientId: z.string().optional() }),
+    z.object({ kind: z.literal("control"), inputId: z.number().int(), payload: z.record(z.string(), z.unknown()), clientId: z.string().optional() }),
     z.object({ kind: z.literal("delivered"), inputIds: z.array(z.number().int()) }),
     z.object({ kind: z.literal("undelivered"), inputIds: z.array(z.number().int()), reason: z.string() }),
   ])
   .meta({
     id: "InputEntryData",
-    description: "The data of an `input` entry: an input was accepted, inputs reached the runner (`delivered`), or will never reach it (`undelivered`).",
+    description:
+      "The data of an `input` entry: an input was accepted (`message`, `interrupt`, `control`: a control message such as the answer to a permission prompt), inputs reached the runner (`delivered`), or will never reach it (`undelivered`).",
   });
 export type InputEntryData = z.infer<typeof InputEntryData>;
 

@@ -118,8 +118,8 @@ export const RunInfo = z
     bytes: z.number().int().nonnegative().meta({ description: "The stored line bytes." }),
     /** Connected viewers, and runners waiting in a `GET /inputs` long-poll. */
     clients: z
-      .object({ sse: z.number().int(), ws: z.number().int(), runners: z.number().int() })
-      .meta({ description: "Connected viewers, and runners waiting in a `GET /inputs` long-poll." }),
+      .object({ sse: z.number().int(), ws: z.number().int(), session: z.number().int(), runners: z.number().int() })
+      .meta({ description: "Connected viewers (`session`: remote-session streams), and runners waiting in a `GET /inputs` long-poll." }),
     /** Inputs queued and not yet acknowledged by a runner. */
     pendingInputs: z.number().int().nonnegative().meta({ description: "Inputs queued and not yet acknowledged by a runner." }),
     /** Each idempotent producer's epoch and highest seq (-1: claimed, nothing sent yet). */

@@ -20,6 +20,7 @@ export class InputQueue {
       id              INTEGER PRIMARY KEY,
       kind            TEXT    NOT NULL,
       message         TEXT,
+      uuid            TEXT,
       client_id       TEXT,
       idempotency_key TEXT    UNIQUE,
       event_id        INTEGER NOT NULL,
@@ -27,7 +28,7 @@ export class InputQueue {
       delivered_at    INTEGER,
       undelivered_at  INTEGER
     )`);
-    addColumns(sql, "inputs", { undelivered_at: "INTEGER" });
+    addColumns(sql, "inputs", { undelivered_at: "INTEGER", uuid: "TEXT" });
     sql.exec("CREATE INDEX IF NOT EXISTS inputs_pending ON inputs (id) WHERE delivered_at IS NULL");
   }
 
@@ -48,18 +49,20 @@ export class InputQueue {
     return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM inputs WHERE ${QUEUED}`).one().n;
   }
 
-  /** Queues an input logged as entry `eventId`. Call inside a transaction. */
+  /** Queues an input logged as entry `eventId`; `message` holds a control input's payload. Call inside a transaction. */
   add(
-    input: { id: number; kind: InputKind; message?: UserMessage; clientId?: string },
+    input: { id: number; kind: InputKind; message?: UserMessage; payload?: object; uuid?: string; clientId?: string },
     eventId: number,
     key: string | undefined,
     now: number,
   ): void {
+    const body = input.message ?? input.payload;
     this.sql.exec(
-      "INSERT INTO inputs (id, kind, message, client_id, idempotency_key, event_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO inputs (id, kind, message, uuid, client_id, idempotency_key, event_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       input.id,
       input.kind,
-      input.message ? JSON.stringify(input.message) : null,
+      body ? JSON.stringify(body) : null,
+      input.uuid ?? null,
       input.clientId ?? null,
       key ?? null,
       eventId,
@@ -95,7 +98,7 @@ export class InputQueue {
   after(after: number, limit: number): InputText[] {
     return this.sql
       .exec<Record<keyof InputText, never>>(
-        `SELECT id, kind, message, client_id AS clientId, created_at AS createdAt, event_id AS eventId
+        `SELECT id, kind, message, uuid, client_id AS clientId, created_at AS createdAt, event_id AS eventId
          FROM inputs WHERE id > ? AND ${QUEUED} ORDER BY id LIMIT ?`,
         after,
         limit,

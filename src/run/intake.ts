@@ -6,6 +6,7 @@
  * (viewers see an `undelivered` entry).
  */
 import type { InputAccepted, InputEntryData, InputText, Limits, NewInput } from "../protocol/index.ts";
+import type { ControlRequests } from "./controls.ts";
 import type { InputQueue } from "./inputs.ts";
 import type { EventLog, NewEntry, Write } from "./log.ts";
 import { endedFailure, fail, utf8Length, type Failure, type Result } from "./result.ts";
@@ -14,6 +15,7 @@ import type { RunState, Subscribers } from "./subscribers.ts";
 /** The parts of its run object the intake works with. */
 export interface IntakeParts {
   inputs: InputQueue;
+  controls: ControlRequests;
   log: EventLog;
   storage: DurableObjectStorage;
   subscribers: Subscribers;
@@ -23,6 +25,12 @@ export interface IntakeParts {
   gone(): Failure | null;
   write: Write;
 }
+
+/** The request a participant's `control_response` answers, if the input is one. */
+const answerOf = (input: NewInput): string | undefined =>
+  input.kind === "control" && input.payload.type === "control_response"
+    ? (input.payload.response as { request_id: string }).request_id
+    : undefined;
 
 /** The `input` entry saying these inputs will never reach the agent. */
 export function undeliveredEntry(inputIds: number[], reason: string): NewEntry {
@@ -37,23 +45,70 @@ export class Intake {
     const { inputs } = this.run;
     const known = key === undefined ? null : inputs.byKey(key);
     if (known) return { ok: true, ...known };
+    const refused = this.check(input);
+    if (refused) return refused;
+    const id = inputs.lastId() + 1;
+    // A message carries a uuid to the agent, so its progress (`command_lifecycle`) can be told apart.
+    const queued = input.kind === "message" && input.uuid === undefined ? { ...input, uuid: crypto.randomUUID() } : input;
+    const data = JSON.stringify({ ...queued, inputId: id } satisfies InputEntryData);
+    const answers = answerOf(input);
+    const batch = this.run.write(runId, [{ type: "input", data }], {
+      alongside: (eventId, now) => {
+        inputs.add({ ...queued, id }, eventId, key, now);
+        if (answers !== undefined) this.run.controls.answer(answers);
+      },
+    });
+    inputs.wake();
+    return { ok: true, id, eventId: batch[0]!.id };
+  }
+
+  /**
+   * Several inputs at once (a remote-session POST): each is checked before any
+   * is queued, so a refusal changes nothing. Keys already used answer their input.
+   */
+  postAll(runId: string, items: readonly { input: NewInput; key: string }[]): Result<{ accepted: InputAccepted[] }> {
+    const answered = new Set<string>();
+    for (const { input, key } of items) {
+      if (this.run.inputs.byKey(key)) continue;
+      const refused = this.check(input);
+      if (refused) return refused;
+      const answer = answerOf(input);
+      if (answer !== undefined && answered.has(answer)) return fail(409, "request_settled", `request ${answer} is answered twice in one post`);
+      if (answer !== undefined) answered.add(answer);
+    }
+    const accepted: InputAccepted[] = [];
+    for (const { input, key } of items) {
+      const result = this.post(runId, input, key);
+      if (!result.ok) return result;
+      accepted.push({ id: result.id, eventId: result.eventId });
+    }
+    return { ok: true, accepted };
+  }
+
+  /** Why the run cannot take this input now, if it cannot (nothing is changed). */
+  check(input: NewInput): Failure | null {
     const ended = endedFailure(this.run.state());
     if (ended) return ended;
     const limit = this.run.limits();
-    if (input.kind === "message") {
-      const size = utf8Length(JSON.stringify(input.message));
-      if (size > limit.maxMessageBytes) {
-        return fail(413, "message_too_large", `the message is ${size} bytes; a message may be at most ${limit.maxMessageBytes}`);
+    const body = input.kind === "message" ? input.message : input.kind === "control" ? input.payload : undefined;
+    if (body !== undefined) {
+      // A control message may repeat a tool's whole input (an `updatedInput`): it is bounded like an agent line.
+      const max = input.kind === "control" ? limit.maxLineBytes : limit.maxMessageBytes;
+      const size = utf8Length(JSON.stringify(body));
+      if (size > max) return fail(413, "message_too_large", `the ${input.kind} is ${size} bytes; it may be at most ${max}`);
+    }
+    if (input.kind === "control" && input.payload.type === "control_response") {
+      const response = input.payload.response as { request_id: string; subtype: string };
+      const refused = this.run.controls.check(response.request_id);
+      if (refused) return refused;
+      if (response.subtype !== "success") {
+        return fail(422, "not_an_answer", "an error response does not answer the agent; the request stays open for a participant who can answer it");
       }
     }
-    if (inputs.pending() >= limit.maxPendingInputs) {
+    if (this.run.inputs.pending() >= limit.maxPendingInputs) {
       return fail(429, "too_many_inputs", `${limit.maxPendingInputs} inputs are already waiting for the runner`);
     }
-    const id = inputs.lastId() + 1;
-    const data = JSON.stringify({ ...input, inputId: id } satisfies InputEntryData);
-    const batch = this.run.write(runId, [{ type: "input", data }], { alongside: (eventId, now) => inputs.add({ ...input, id }, eventId, key, now) });
-    inputs.wake();
-    return { ok: true, id, eventId: batch[0]!.id };
+    return null;
   }
 
   /**

@@ -23,6 +23,7 @@ import {
   type RunInfo,
 } from "../protocol/index.ts";
 import { AlarmClock, earliest, retentionDue } from "./alarm.ts";
+import { ControlRequests, type ControlMark } from "./controls.ts";
 import { Drafts, segmentsOf, splitBatch, type LineMark, type Segment } from "./drafts.ts";
 import { InputQueue } from "./inputs.ts";
 import { Intake } from "./intake.ts";
@@ -48,6 +49,7 @@ export class RunObject extends DurableObject<RunEnv> {
   #meta!: RunMeta;
   #producers!: Producers;
   #inputs!: InputQueue;
+  #controls!: ControlRequests;
   #subscribers!: Subscribers;
   #intake!: Intake;
   #life!: Lifecycle;
@@ -80,7 +82,8 @@ export class RunObject extends DurableObject<RunEnv> {
     this.#producers = new Producers(sql);
     this.#drafts = new Drafts(() => this.#meta.draft());
     this.#subscribers = new Subscribers(this.ctx, this.#log, () => this.#state(), (at) => this.#alarm.by(at), () => this.#drafts.list());
-    this.#intake = new Intake({ ...parts, storage: this.ctx.storage, subscribers: this.#subscribers, state: () => this.#state(), gone: () => this.#gone() });
+    this.#controls = new ControlRequests(sql);
+    this.#intake = new Intake({ ...parts, controls: this.#controls, storage: this.ctx.storage, subscribers: this.#subscribers, state: () => this.#state(), gone: () => this.#gone() });
     this.#life = new Lifecycle({ ...parts, meta: this.#meta, alarm: this.#alarm });
   }
 
@@ -88,7 +91,7 @@ export class RunObject extends DurableObject<RunEnv> {
    * Appends a batch of stream-json lines (already checked by the Worker):
    * its `stream_event` lines (`marks`, drafts.ts) are fanned out, not stored.
    */
-  append(runId: string, lines: string[], bytes: number, producer?: Producer, marks?: LineMark[]): AppendResult {
+  append(runId: string, lines: string[], bytes: number, producer?: Producer, marks?: LineMark[], controls?: ControlMark[]): AppendResult {
     const gone = this.#heard("append");
     if (gone) return gone;
     const verdict = producer ? this.#producers.check(producer) : null;
@@ -98,7 +101,10 @@ export class RunObject extends DurableObject<RunEnv> {
     if (ended) return ended;
     const live = splitBatch(lines, marks) ?? undefined;
     const entries = live?.entries ?? lines.map((data) => ({ type: "sdk" as const, data }));
-    const alongside = (_: number, now: number) => producer && this.#producers.commit(producer, now);
+    const alongside = (_: number, now: number) => {
+      if (producer) this.#producers.commit(producer, now);
+      if (controls?.length) this.#controls.record(controls);
+    };
     const batch = this.#write(runId, entries, { bytes, runner: true, alongside, ...(live && { live }) });
     const lastEventId = batch.at(-1)?.id ?? this.#log.lastId();
     return { ok: true, duplicate: false, lastEventId, ...(producer && { producer: { epoch: producer.epoch, seq: producer.seq } }) };
@@ -129,6 +135,11 @@ export class RunObject extends DurableObject<RunEnv> {
   /** Queues a message or interrupt for the runner (intake.ts). */
   postInput(runId: string, input: NewInput, key?: string): Result<InputAccepted> {
     return this.#gone() ?? this.#intake.post(runId, input, key);
+  }
+
+  /** Queues what a remote-session client posted, all or nothing (intake.ts). */
+  postSession(runId: string, items: { input: NewInput; key: string }[]): Result<{ accepted: InputAccepted[] }> {
+    return this.#gone() ?? this.#intake.postAll(runId, items);
   }
 
   /**

@@ -43,7 +43,7 @@ export function runInfo(run: ReadParts): Result<RunInfo> {
     lastEventId,
     events: lastEventId,
     bytes: meta.bytes,
-    clients: { sse: run.subscribers.count("sse"), ws: run.subscribers.count("ws"), runners: run.inputs.waiting },
+    clients: { sse: run.subscribers.count("sse"), ws: run.subscribers.count("ws"), session: run.subscribers.count("session"), runners: run.inputs.waiting },
     pendingInputs: run.inputs.pending(),
     producers: run.producers.all(),
     rowsWritten: meta.rowsWritten + run.unstoredRows(),

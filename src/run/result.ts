@@ -3,7 +3,7 @@
  * `Failure` (expected failures are values over RPC, not exceptions). The
  * Worker turns a `Failure` into its error response.
  */
-export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 415 | 426 | 429 | 500;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 415 | 422 | 426 | 429 | 500;
 
 export interface Failure {
   ok: false;

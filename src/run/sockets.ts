@@ -9,6 +9,7 @@ import {
   ClientFrame,
   issueOf,
   nestsDeeperThan,
+  SESSION_CATCH_UP_TRUNCATED,
   toUserMessage,
   tooDeepMessage,
   type ErrorInfo,
@@ -41,12 +42,15 @@ export function upgrade(host: SocketHost, request: Request): Response {
   const gone = host.gone();
   if (gone) return failureResponse(gone);
   const { lastId, ended } = host.state();
-  const after = sub.after === "live" ? lastId : sub.after;
+  let after = sub.after === "live" ? lastId : sub.after;
+  // A remote-session client past the end (a cursor from another log) is told so, and goes on from the end.
+  const truncated = sub.transport === "session" && after > lastId;
+  if (truncated) after = lastId;
   const outOfRange = cursorPastEnd(after, lastId);
   if (outOfRange) return failureResponse(outOfRange);
   // An SSE client that already has everything of an ended run gets 204, which stops EventSource reconnecting.
   if (sub.transport === "sse" && ended && after >= lastId) return new Response(null, { status: 204 });
-  const client = host.subscribers().accept(sub.transport, after, sub.run, sub.scope, sub.exp);
+  const client = host.subscribers().accept(sub.transport, after, sub.run, sub.scope, sub.exp, truncated ? SESSION_CATCH_UP_TRUNCATED : undefined);
   return new Response(null, { status: 101, webSocket: client });
 }
 

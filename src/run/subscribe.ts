@@ -6,7 +6,8 @@
 import { z } from "zod";
 import { Cursor, EventId, RunId, Scope } from "../protocol/index.ts";
 
-export const Transport = z.enum(["sse", "ws"]);
+/** `session`: the remote-session stream (an SSE bridge framed as session-framing.ts). */
+export const Transport = z.enum(["sse", "ws", "session"]);
 export type Transport = z.infer<typeof Transport>;
 
 const SubscribeParams = z.object({

@@ -75,14 +75,15 @@ export class Subscribers {
     private readonly drafts: () => Draft[] = () => [],
   ) {}
 
-  /** Accepts a new subscriber to run `runId` after `cursor`; returns the client end. */
-  accept(transport: Transport, cursor: number, runId: string, scope: Scope, exp?: number): WebSocket {
+  /** Accepts a new subscriber to run `runId` after `cursor` (`first`: a frame to send before anything else); returns the client end. */
+  accept(transport: Transport, cursor: number, runId: string, scope: Scope, exp?: number, first?: string): WebSocket {
     const { 0: client, 1: server } = new WebSocketPair();
     // Tags are fixed at accept and survive hibernation: the transport (for counts), the run id, the token's scope.
     this.ctx.acceptWebSocket(server, [transport, `${RUN_TAG}${runId}`, `${SCOPE_TAG}${scope}`]);
     const ws = transport === "ws" && exp !== undefined;
     server.serializeAttachment({ transport, cursor, ...(ws && { exp }) } satisfies Attachment);
     if (ws) this.expiresAt(exp * 1000);
+    if (first !== undefined) server.send(first);
     this.#catchUp(server);
     return client;
   }
@@ -156,7 +157,7 @@ export class Subscribers {
         this.expireIfDue(ws, now);
       } else if (att.cursor === before) {
         const key = `${att.transport}:${att.live === true}`;
-        const messages = (frames[key] ??= batchMessages(att.transport, parts, att.live === true));
+        const messages = (frames[key] ??= batchMessages(att.transport, parts, att.live === true, this.runIdOf(ws) ?? ""));
         if (!this.#send(ws, att, messages, last)) continue;
         state ??= this.state();
         if (!att.live) this.#sendDrafts(ws, att, state);
@@ -210,7 +211,7 @@ export class Subscribers {
         this.#endIfDone(ws, att, state);
         return;
       }
-      if (!this.#send(ws, att, [framing[att.transport].events(page)], last)) return;
+      if (!this.#send(ws, att, [framing[att.transport].events(page, this.runIdOf(ws) ?? "")], last)) return;
     }
   }
 
@@ -244,9 +245,9 @@ export class Subscribers {
     return true;
   }
 
-  /** Once the run has ended and the socket has every entry: the end frame, then close. */
+  /** Once the run has ended and the socket has every entry: the end frame, then close (a remote session stays open). */
   #endIfDone(ws: WebSocket, att: Attachment, state: RunState): void {
-    if (!state.ended || att.cursor < state.lastId || this.expireIfDue(ws)) return;
+    if (!state.ended || att.cursor < state.lastId || att.transport === "session" || this.expireIfDue(ws)) return;
     try {
       ws.send(framing[att.transport].end(state.ended, state.lastId));
       ws.close(CLOSE_RUN_ENDED, "run ended");

@@ -23,7 +23,7 @@ export type AuthVars = { auth: Pick<TokenClaims, "sub" | "scope"> & { exp?: numb
  * cannot send a header. Everywhere else a token in the URL is ignored (URLs
  * end up in logs, histories and Referer headers).
  */
-const QUERY_TOKEN_ROUTES = ["/:runId/stream", "/:runId/ws"];
+const QUERY_TOKEN_ROUTES = ["/:runId/stream", "/:runId/ws", "/:runId/session/events/stream"];
 const takesQueryToken = (c: Context) => {
   const route = routeOf(c);
   return c.req.method === "GET" && route !== undefined && QUERY_TOKEN_ROUTES.some((r) => route.endsWith(r));

@@ -3,6 +3,7 @@
  * A batch is accepted whole or refused with the number of the first bad line.
  */
 import { nestsDeeperThan, STREAM_EVENT_TYPE, tooDeepMessage, type Limits } from "../protocol/index.ts";
+import { controlMarkOf, type ControlMark } from "../run/controls.ts";
 import type { LineMark } from "../run/drafts.ts";
 import { ApiError } from "./errors.ts";
 
@@ -13,6 +14,8 @@ export interface Batch {
   bytes: number;
   /** In line order: each `stream_event` line (a live delta) and each `assistant` line with its message id (drafts.ts). */
   marks: LineMark[];
+  /** The agent's control lines (permission prompts, answers, cancels), in order (run/controls.ts). */
+  controls: ControlMark[];
 }
 
 const NEWLINE = 0x0a;
@@ -26,6 +29,7 @@ const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 export function parseNdjson(body: Uint8Array, limits: Pick<Limits, "maxLineBytes" | "maxBatchLines" | "maxJsonDepth">): Batch {
   const lines: string[] = [];
   const marks: LineMark[] = [];
+  const controls: ControlMark[] = [];
   let bytes = 0;
   let lineNo = 0;
   for (let start = 0; start < body.length; ) {
@@ -48,12 +52,14 @@ export function parseNdjson(body: Uint8Array, limits: Pick<Limits, "maxLineBytes
       const mark = markOf(value);
       if (mark !== undefined) marks.push([lines.length, mark]);
       if (mark !== null) bytes += size;
+      const control = mark === undefined ? controlMarkOf(value) : undefined;
+      if (control) controls.push(control);
       lines.push(text);
     }
     start = next;
   }
   if (lines.length === 0) throw new ApiError(400, "empty_batch", "the body holds no lines; send one JSON object per line");
-  return { lines, bytes, marks };
+  return { lines, bytes, marks, controls };
 }
 
 /** null: a live delta; a string: an `assistant` line, its message id; undefined: any other line. */

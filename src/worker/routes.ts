@@ -35,11 +35,12 @@ import { ApiError, unwrap } from "./errors.ts";
 import { check, cursorOf, fenceOf, jsonBody, mediaType, producerOf } from "./http.ts";
 import { parseNdjson } from "./ndjson.ts";
 import * as op from "./operations.ts";
+import { sessionRoutes } from "./session.ts";
 import { sseBridge } from "./sse.ts";
 
 /** Set by the relay's app before these routes run: the namespace of run objects. */
 export type RelayVars = { runs: DurableObjectNamespace<RunObject> };
-type RunApp = { Bindings: Env; Variables: RelayVars & AuthVars & { runId: string; run: DurableObjectStub<RunObject> } };
+export type RunApp = { Bindings: Env; Variables: RelayVars & AuthVars & { runId: string; run: DurableObjectStub<RunObject> } };
 
 const NDJSON_TYPES = new Set(["application/x-ndjson", "application/ndjson", "application/jsonl"]);
 
@@ -73,7 +74,8 @@ run.post(
   async (c) => {
     const producer = producerOf(c.req.raw.headers);
     const batch = parseNdjson(new Uint8Array(await c.req.arrayBuffer()), limits(c.env));
-    const result = unwrap(await c.var.run.append(c.var.runId, batch.lines, batch.bytes, producer, batch.marks));
+    const controls = batch.controls.length > 0 ? batch.controls : undefined;
+    const result = unwrap(await c.var.run.append(c.var.runId, batch.lines, batch.bytes, producer, batch.marks, controls));
     c.header(NEXT_OFFSET_HEADER, String(result.lastEventId));
     if (result.producer) {
       c.header(ProducerHeaders.epoch, String(result.producer.epoch));
@@ -191,6 +193,8 @@ run.delete("/", op.deleteRun, need("admin"), async (c) => {
   unwrap(await c.var.run.erase());
   return c.body(null, 204);
 });
+
+sessionRoutes(run, subscribe);
 
 function subscribe(c: Context<RunApp>, transport: Transport, after: CursorValue): Promise<Response> {
   const { scope, exp } = c.var.auth;

@@ -4,6 +4,7 @@
  * Replies are scripted from the last user turn:
  *   a tool_result          → text "done: <tool output>"
  *   text with "[tool]"     → a Bash tool use: echo tool-ran
+ *   text with "[write P]"  → a Write tool use: the file P (an absolute path) with "written by the agent\n"
  *   text with "[hang]"     → starts a text reply and never finishes it (until the client goes away)
  *   text with "[stream N]" → text "w0 w1 … w(N-1) " streamed as N text deltas (`streamText(N)`); a test may
  *                            pause it after k deltas (`holdStream`)
@@ -35,6 +36,10 @@ export interface FakeAnthropic {
   holdStream(marker: string, after: number): { reached: Promise<void>; release(): void };
   stop(): Promise<void>;
 }
+
+/** What a `[write P]` turn writes. */
+export const WRITTEN = "written by the agent\n";
+const writeTo = (text: string) => /\[write ([^\]]+)\]/.exec(text)?.[1];
 
 /** The pieces of a `[stream N]` reply, one per text delta. */
 export const streamPieces = (n: number) => Array.from({ length: n }, (_, i) => `w${i} `);
@@ -85,6 +90,7 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
       toolResult !== undefined ? { text: `done: ${toolResult.trim()}` }
       : streamed ? { text: streamPieces(Number(streamed[1])).join(""), pieces: streamPieces(Number(streamed[1])) }
       : text.includes("[tool]") ? { tool: { name: "Bash", input: { command: "echo tool-ran", description: "Print a word" } } }
+      : writeTo(text) ? { tool: { name: "Write", input: { file_path: writeTo(text), content: WRITTEN } } }
       : text.includes("[hang]") ? { text: "thinking it over", hang: true }
       : { text: `echo: ${text}` };
 

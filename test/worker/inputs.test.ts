@@ -54,7 +54,7 @@ describe("the input queue", () => {
     expect(reply).toEqual({
       ended: false,
       leaseSeconds: 90,
-      inputs: [{ id: 1, kind: "message", message: { role: "user", content: "hello agent" }, createdAt: expect.any(Number), eventId: 2 }],
+      inputs: [{ id: 1, kind: "message", message: { role: "user", content: "hello agent" }, uuid: expect.any(String), createdAt: expect.any(Number), eventId: 2 }],
     });
     expect(posted).toEqual({ id: 1, eventId: 2 });
     expect((await info(runId)).clients.runners).toBe(0);
@@ -79,9 +79,9 @@ describe("the input queue", () => {
     // Viewers saw each message, then each acknowledgement.
     const log = await readAll(runId);
     expect(log.map((e) => [e.id, e.type, e.data])).toEqual([
-      [1, "input", { kind: "message", inputId: 1, message: { role: "user", content: "one" } }],
-      [2, "input", { kind: "message", inputId: 2, message: { role: "user", content: "two" } }],
-      [3, "input", { kind: "message", inputId: 3, message: { role: "user", content: "three" } }],
+      [1, "input", { kind: "message", inputId: 1, message: { role: "user", content: "one" }, uuid: expect.any(String) }],
+      [2, "input", { kind: "message", inputId: 2, message: { role: "user", content: "two" }, uuid: expect.any(String) }],
+      [3, "input", { kind: "message", inputId: 3, message: { role: "user", content: "three" }, uuid: expect.any(String) }],
       [4, "input", { kind: "delivered", inputIds: [1, 2] }],
       [5, "input", { kind: "delivered", inputIds: [3] }],
     ]);
@@ -108,7 +108,7 @@ describe("the input queue", () => {
     const sseFrames = await sse.frames.until((f) => f.length === 2);
     const wsFrames = await ws.frames.until((f) => wsIds(f).length === 2);
     expect(sseFrames[1]).toMatchObject({ id: "2", event: "input" });
-    const data = { kind: "message", inputId: 1, message: { role: "user", content: sdkContent }, clientId: "phone" };
+    const data = { kind: "message", inputId: 1, message: { role: "user", content: sdkContent }, uuid: expect.any(String), clientId: "phone" };
     expect(JSON.parse(sseFrames[1]!.data)).toEqual(data);
     expect(wsFrames.at(-1)).toMatchObject({ type: "events", events: [{ id: 2, type: "input", data }] });
     await sse.cancel();

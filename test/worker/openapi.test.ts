@@ -43,7 +43,7 @@ describe("OpenAPI document", () => {
         .filter((r) => r.method !== "ALL" && !SKIP.has(r.path))
         .map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:(\w+)/g, "{$1}").replace(/(.)\/$/, "$1")}`),
     );
-    expect(routes.size).toBe(15);
+    expect(routes.size).toBe(17);
     for (const route of routes) {
       const [method, path] = route.split(" ") as [string, string];
       const op = doc.paths[path]?.[method];

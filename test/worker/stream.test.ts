@@ -198,7 +198,7 @@ describe("GET / and POST /complete", () => {
 
     // A viewer that goes away is noticed.
     await sse2.cancel();
-    await vi.waitFor(async () => expect((await info(runId)).clients).toEqual({ sse: 1, ws: 1, runners: 0 }), EVENTUALLY);
+    await vi.waitFor(async () => expect((await info(runId)).clients).toEqual({ sse: 1, ws: 1, session: 0, runners: 0 }), EVENTUALLY);
 
     expect(await (await complete(runId, "failed", "tool crashed")).json()).toEqual({ lastEventId: 4 });
     expect(await (await complete(runId, "failed")).json()).toEqual({ lastEventId: 4 });
@@ -208,7 +208,7 @@ describe("GET / and POST /complete", () => {
     await ws.frames.ended();
     const ended = await info(runId);
     expect(ended).toMatchObject({ status: "failed", reason: "tool crashed", lastEventId: 4, events: 4 });
-    await vi.waitFor(async () => expect((await info(runId)).clients).toEqual({ sse: 0, ws: 0, runners: 0 }), EVENTUALLY);
+    await vi.waitFor(async () => expect((await info(runId)).clients).toEqual({ sse: 0, ws: 0, session: 0, runners: 0 }), EVENTUALLY);
   });
 
   it("refuses a bad completion body", async () => {

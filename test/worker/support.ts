@@ -118,11 +118,14 @@ export interface SseClient {
   cancel(): Promise<void>;
 }
 
-/** Opens `GET /stream` and parses its frames as they arrive. */
-export async function openSse(runId: string, opts: { after?: string | number; lastEventId?: string | number } = {}): Promise<SseClient> {
+/** Opens `GET /stream` (or another SSE `path` of the run) and parses its frames as they arrive. */
+export async function openSse(
+  runId: string,
+  opts: { after?: string | number; lastEventId?: string | number; path?: string; headers?: Record<string, string> } = {},
+): Promise<SseClient> {
   const query = opts.after === undefined ? "" : `?after=${opts.after}`;
-  const headers: Record<string, string> = opts.lastEventId === undefined ? {} : { "Last-Event-ID": String(opts.lastEventId) };
-  const res = await call(runId, `/stream${query}`, { headers });
+  const headers: Record<string, string> = { ...opts.headers, ...(opts.lastEventId !== undefined && { "Last-Event-ID": String(opts.lastEventId) }) };
+  const res = await call(runId, `${opts.path ?? "/stream"}${query}`, { headers });
   const frames = new Inbox<EventSourceMessage>();
   const comments = new Inbox<string>();
   if (res.status !== 200 || !res.body) {
