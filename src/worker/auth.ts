@@ -97,7 +97,7 @@ export function need(scope: Scope): MiddlewareHandler<{ Bindings: Env; Variables
 }
 
 /** Throws 403 unless the request's token allows `scope` on its run. */
-export function forbidUnless(c: AuthContext, scope: Scope): void {
+export function forbidUnless<E extends { Bindings: Env; Variables: AuthVars }>(c: Context<E>, scope: Scope): void {
   const { sub, scope: has } = c.var.auth;
   const runId = c.var.runId;
   if (runId !== undefined && sub !== "*" && sub !== runId) {

@@ -10,7 +10,7 @@ import type { Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { SessionPost, type Cursor, type NewInput, type SessionPayload, type SessionPostReply } from "../protocol/index.ts";
 import type { Transport } from "../run/subscribe.ts";
-import { need } from "./auth.ts";
+import { forbidUnless, need } from "./auth.ts";
 import { limits } from "./config.ts";
 import { ApiError, unwrap } from "./errors.ts";
 import { check, cursorOf, jsonBody } from "./http.ts";
@@ -21,6 +21,8 @@ import type { RunApp } from "./routes.ts";
 import { sseBridge } from "./sse.ts";
 
 type Subscribe = (c: Context<RunApp>, transport: Transport, after: Cursor) => Promise<Response>;
+
+const isInitialize = (p: SessionPayload) => p.type === "control_request" && p.request.subtype === "initialize";
 
 /** What a posted payload queues: a user turn, or a control message for the runner to pass on. */
 const inputOf = (p: SessionPayload): NewInput =>
@@ -56,8 +58,9 @@ const sessionPost = describeRoute({
   description:
     "For `@anthropic-ai/claude-agent-sdk/browser` (`sse.sendUrl`). A `user` payload is queued as a message, a `control_request` or `control_response` as a control input for the runner; " +
     "each is logged (and echoed on the stream as a `client_event`). The payload's `uuid` makes the post idempotent. An answer to the agent's control request (a `control_response`) is taken once: the first answer wins, " +
-    "later ones get `409 request_settled`; an unknown `request_id` gets `404 unknown_request`; an `error` response does not answer (`422 not_an_answer`). All events of a post are taken, or none.",
-  security: needs("write"),
+    "later ones get `409 request_settled`; an unknown `request_id` gets `404 unknown_request`; an `error` response does not answer (`422 not_an_answer`). All events of a post are taken, or none. " +
+    "A `read` token may post `initialize` control requests only (the SDK sends one first, and gives up if it is refused); everything else takes `write`.",
+  security: needs("read"),
   parameters: [params.runId],
   requestBody: jsonRequest(SessionPostSchema),
   responses: {
@@ -90,8 +93,10 @@ export function sessionRoutes(run: Hono<RunApp>, subscribe: Subscribe): void {
   });
 
   /** A client's events, stored (and passed to the runner) all or none; each payload's uuid makes it idempotent. */
-  run.post("/session/events", sessionPost, need("write"), sessionBodyLimit, async (c) => {
+  run.post("/session/events", sessionPost, need("read"), sessionBodyLimit, async (c) => {
     const body = check(SessionPost, await jsonBody(c), "body");
+    // The SDK's first post is `initialize`, and it gives up on a refusal: a `read` token may send that, nothing else.
+    if (!body.events.every(({ payload }) => isInitialize(payload))) forbidUnless(c, "write");
     if (body.session_id !== c.var.runId) {
       throw new ApiError(400, "session_mismatch", `session_id ${JSON.stringify(body.session_id.slice(0, 128))} is not this run (${c.var.runId})`);
     }

@@ -181,6 +181,17 @@ describe("answering the agent through POST …/session/events", () => {
     expect((await send(runId, [allow("r1")])).status).toBe(200);
   });
 
+  it("a read token may post initialize (the SDK's first post) and nothing else", async () => {
+    const runId = newRunId("session-read");
+    await appendOk(runId, [sdkLine(1), prompt("r1")]);
+    const read = { Authorization: `Bearer ${await tokenFor(runId, "read")}` };
+    const init = { type: "control_request", request_id: "i1", request: { subtype: "initialize" }, uuid: crypto.randomUUID() };
+    expect((await send(runId, [init], { headers: read })).status).toBe(200);
+    await expectError(await send(runId, [allow("r1")], { headers: read }), 403, "forbidden");
+    await expectError(await send(runId, [{ ...init, uuid: crypto.randomUUID(), request: { subtype: "interrupt" } }], { headers: read }), 403, "forbidden");
+    expect((await poll(runId, 0)).inputs.map((i) => i.payload?.request)).toEqual([{ subtype: "initialize" }]);
+  });
+
   it("an answer after the run ended is refused", async () => {
     const runId = newRunId("session-ended");
     await appendOk(runId, [prompt("r1")]);
