@@ -15,8 +15,9 @@ import { check, jsonBody } from "./http.ts";
 import { logRequests } from "./log.ts";
 import { apiReference, OPENAPI_PATH, openApiDocument, REFERENCE_PATH } from "./openapi.ts";
 import * as op from "./operations.ts";
-import { run, type RelayVars } from "./routes.ts";
+import { run } from "./routes.ts";
 import { mintToken } from "./tokens.ts";
+import type { RelayVars } from "./vars.ts";
 
 export interface RelayOptions {
   /** The name of the Durable Object binding of `RunObject` (default `RUNS`). */

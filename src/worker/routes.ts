@@ -27,20 +27,16 @@ import {
   type ClaimReply,
   type Cursor as CursorValue,
 } from "../protocol/index.ts";
-import type { RunObject } from "../run/object.ts";
 import { subscribeRequest, type Transport } from "../run/subscribe.ts";
-import { authenticate, need, type AuthVars } from "./auth.ts";
-import { limits, type Env } from "./config.ts";
+import { authenticate, need } from "./auth.ts";
+import { limits } from "./config.ts";
 import { ApiError, unwrap } from "./errors.ts";
 import { check, cursorOf, fenceOf, jsonBody, mediaType, producerOf } from "./http.ts";
 import { parseNdjson } from "./ndjson.ts";
 import * as op from "./operations.ts";
 import { sessionRoutes } from "./session.ts";
+import type { RunApp } from "./vars.ts";
 import { sseBridge } from "./sse.ts";
-
-/** Set by the relay's app before these routes run: the namespace of run objects. */
-export type RelayVars = { runs: DurableObjectNamespace<RunObject> };
-export type RunApp = { Bindings: Env; Variables: RelayVars & AuthVars & { runId: string; run: DurableObjectStub<RunObject> } };
 
 const NDJSON_TYPES = new Set(["application/x-ndjson", "application/ndjson", "application/jsonl"]);
 

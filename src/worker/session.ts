@@ -17,7 +17,7 @@ import { check, cursorOf, jsonBody } from "./http.ts";
 import { describeRoute } from "hono-openapi";
 import { ClientEventData, SessionPost as SessionPostSchema, SessionPostReply as SessionPostReplySchema } from "../protocol/index.ts";
 import { eventStream, json, jsonRequest, needs, params, runErrors } from "./openapi.ts";
-import type { RunApp } from "./routes.ts";
+import type { RunApp } from "./vars.ts";
 import { sseBridge } from "./sse.ts";
 
 type Subscribe = (c: Context<RunApp>, transport: Transport, after: Cursor) => Promise<Response>;
