@@ -40,8 +40,28 @@ describe("help", () => {
       write.mockRestore();
     }
     const lines = out.join("").split("\n");
-    for (const flag of ["--token TOKEN", "--token-file PATH", "--token-command CMD", "--spool-dir DIR", "--interrupt signal|control", "--exit-grace S"]) {
+    for (const flag of ["--token TOKEN", "--token-file PATH", "--token-command CMD", "--spool-dir DIR", "--interrupt signal|control", "--exit-grace S", "--permission-timeout S"]) {
       expect(lines.filter((l) => l.trimStart().startsWith(flag)), flag).toHaveLength(1);
     }
+  });
+});
+
+describe("--permission-timeout", () => {
+  it("takes a number of seconds > 0, on exec and sdk; anything else is a usage error (exit 2)", async () => {
+    const errors: string[] = [];
+    const write = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => (errors.push(String(chunk)), true));
+    const env = { RUNRELAY_URL: "http://127.0.0.1:1", RUNRELAY_RUN_ID: "r1" };
+    try {
+      expect(await main(["exec", "--permission-timeout", "0", "--no-spool", "--", "claude"], env)).toBe(2);
+      expect(await main(["sdk", "--permission-timeout", "soon", "--no-spool", "--prompt", "hi"], env)).toBe(2);
+      expect(await main(["tail", "--permission-timeout", "5", "--file", "/f"], env)).toBe(2);
+    } finally {
+      write.mockRestore();
+    }
+    expect(errors).toEqual([
+      "runrelay: error: --permission-timeout takes a number of seconds > 0\n",
+      "runrelay: error: --permission-timeout takes a number of seconds > 0\n",
+      expect.stringMatching(/^runrelay: error: Unknown option '--permission-timeout'.*\(try runrelay tail --help\)\n$/),
+    ]);
   });
 });

@@ -55,6 +55,7 @@ const COMMANDS = {
       resume: { type: "string" },
       "claude-path": { type: "string" },
       bare: { type: "boolean" },
+      "permission-timeout": { type: "string" },
     },
     help: HELP.sdk,
   },
@@ -65,6 +66,7 @@ const COMMANDS = {
       "exit-grace": { type: "string" },
       interrupt: { type: "string" },
       "no-partial": { type: "boolean" },
+      "permission-timeout": { type: "string" },
     },
     help: HELP.exec,
   },
@@ -157,6 +159,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     const retryMax = Number(str("retry-max") ?? "10");
     if (!Number.isFinite(retryMax) || retryMax <= 0) throw new UsageError("--retry-max takes a number of seconds > 0");
     const spoolDir = str("spool-dir") ?? env.RUNRELAY_SPOOL_DIR ?? ".runrelay";
+    const permissionTimeout = str("permission-timeout") === undefined ? undefined : Number(str("permission-timeout"));
+    if (permissionTimeout !== undefined && !(Number.isFinite(permissionTimeout) && permissionTimeout > 0)) {
+      throw new UsageError("--permission-timeout takes a number of seconds > 0");
+    }
     const { source, from } = sourceFor(command, values, positionals);
     if (command === "sdk") await loadAgentSdk(); // before anything is sent: a missing SDK is a setup error
     const outcome = await runSession(source, {
@@ -167,6 +173,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       report,
       signal: stop.signal,
       ...(from !== undefined && { from }),
+      ...(permissionTimeout !== undefined && { permissionTimeoutSeconds: permissionTimeout }),
     });
     return outcome.exitCode;
   } catch (err) {

@@ -20,6 +20,8 @@ const sdk = `runrelay sdk --prompt TEXT [options]
 
 Runs the Claude Agent SDK's query() in streaming-input mode and relays every message it yields.
 Messages participants send become new user turns; an interrupt calls query.interrupt().
+A tool that needs permission asks the participants (a can_use_tool control_request in the log)
+and waits for the first answer.
 Needs the Agent SDK (npm install @anthropic-ai/claude-agent-sdk) and Claude credentials:
 ANTHROPIC_API_KEY in the environment, or a Claude Code that is logged in.
 
@@ -37,14 +39,16 @@ Example:
                                is on: text as it is typed reaches viewers as live deltas, never stored)
   --resume SESSION_ID          continue an earlier session
   --claude-path PATH           the Claude Code executable (default: the SDK's own)
-  --bare                       Claude Code's minimal mode (no hooks, plugins or CLAUDE.md discovery)`;
+  --bare                       Claude Code's minimal mode (no hooks, plugins or CLAUDE.md discovery)
+  --permission-timeout S       deny a permission prompt no one answered within S seconds (default: wait)`;
 
 const exec = `runrelay exec [--prompt TEXT] -- COMMAND [ARGS…]
 
 Spawns a command that prints stream-json on stdout and relays each line (a line that is not
 a JSON object is relayed as {"type":"runrelay_diagnostic","subtype":"non_json_output","text":…}).
 Messages are written to its stdin as stream-json user lines. A restarted runner resumes a
-claude command's session (--resume ID) instead of sending the prompt again.
+claude command's session (--resume ID) instead of sending the prompt again. A claude command gets
+--permission-prompt-tool stdio (unless given): a tool that needs permission asks the participants.
 
 Example (Claude Code, which needs ANTHROPIC_API_KEY or a logged-in claude):
   runrelay exec --url http://localhost:8787 --run run-42 --token "$TOKEN" --prompt "Fix the failing test" -- \\
@@ -57,7 +61,8 @@ Example (Claude Code, which needs ANTHROPIC_API_KEY or a logged-in claude):
                              request to its stdin (the turn stops, the session goes on), signal sends
                              SIGINT (default: control for a command named claude, else signal)
   --no-partial               do not add --include-partial-messages to a claude command (by default it is
-                             added: text as it is typed reaches viewers as live deltas, never stored)`;
+                             added: text as it is typed reaches viewers as live deltas, never stored)
+  --permission-timeout S     deny a permission prompt no one answered within S seconds (default: wait)`;
 
 const tail = `runrelay tail --file PATH [--inbox PATH] [--from-offset BYTES]
 

@@ -8,4 +8,6 @@ export { Shipper, DEFAULT_SHIPPER, TookOverError, type ShipperOptions } from "./
 export { Spool, PRODUCER_ID, type Batch } from "./spool.ts";
 export { lockSpool, SpoolInUseError } from "./lock.ts";
 export { TurnTracker } from "./turns.ts";
+export type { SourceControl } from "./control.ts";
+export type { Ask, ControlAnswer, ControlRequestBody } from "./prompts.ts";
 export { reporter, silent, type Reporter } from "./report.ts";

@@ -1,5 +1,6 @@
 /**
- * The input loop: long-polls the relay for messages and interrupts, hands each
+ * The input loop: long-polls the relay for messages, interrupts and control
+ * messages (a participant's answer to a permission prompt, …), hands each
  * to the source once, in order, and only then advances (and spools) its cursor;
  * the next poll's `after` acknowledges them to the relay. An input that cannot
  * be handed over (the injection failed, or the session has closed) is reported

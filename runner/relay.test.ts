@@ -240,7 +240,7 @@ describe("producer epochs", () => {
     const order = relay.calls.filter((c) => c.producer || c.path.includes("/claim")).map((c) => (c.producer ? `${c.producer.epoch}:${c.producer.seq}` : "claim"));
     expect(order).toEqual(["0:1", "claim", "1:0"]);
     expect(relay.lines).toEqual(['{"n":1}', '{"n":2}', result]);
-    expect(starts).toEqual([{ resume: "s-1", env: expect.objectContaining({ RUNRELAY_AGENT_RUN: "run-1" }) }]);
+    expect(starts).toEqual([{ resume: "s-1", env: expect.objectContaining({ RUNRELAY_AGENT_RUN: "run-1" }), ask: expect.any(Function) }]);
   });
 
   it("a source that cannot resume (a follower, like tail) is started as usual on a spool with a session", async () => {
@@ -249,7 +249,7 @@ describe("producer epochs", () => {
     Spool.open(path, "run-1").recordSession("s-1");
     const { source, starts } = agent([result], { resumable: false });
     expect((await session(relay, source, { spool: path })).status).toBe("completed");
-    expect(starts).toEqual([{ env: expect.objectContaining({ RUNRELAY_AGENT_RUN: "run-1" }) }]);
+    expect(starts).toEqual([{ env: expect.objectContaining({ RUNRELAY_AGENT_RUN: "run-1" }), ask: expect.any(Function) }]);
   });
 
   it("a runner whose batch meets a newer epoch stops with TookOverError, does not complete, and keeps its spool", async () => {

@@ -18,8 +18,10 @@ import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { FinalStatus, Input, UserMessage } from "../src/protocol/index.ts";
 import { stopLeftoverAgents, agentMarker } from "./agents.ts";
+import { Controls, type SourceControl } from "./control.ts";
 import { InputLoop, StopDelivering, UndeliverableError } from "./inputs.ts";
 import { lockSpool } from "./lock.ts";
+import type { Ask } from "./prompts.ts";
 import { checkRelayOptions, FatalError, RelayClient, retrying, type RelayOptions } from "./relay.ts";
 import type { Reporter } from "./report.ts";
 import { DEFAULT_SHIPPER, Shipper, TookOverError, type ShipperOptions } from "./shipper.ts";
@@ -38,6 +40,8 @@ export interface SourceStart {
   resume?: string;
   /** Variables to add to the agent process's environment (they let a restarted runner find a leftover agent). */
   env?: Record<string, string>;
+  /** Asks participants a control request for the source (sdk's `canUseTool`) and resolves with their answer (control.ts). */
+  ask?: Ask;
 }
 
 /** Where a run's stream-json comes from, and how participants reach it. */
@@ -56,6 +60,8 @@ export interface Source {
    * process's output (tail) cannot, and simply goes on reading.
    */
   resumable?: boolean;
+  /** How the agent takes participants' control messages (control.ts); without it, their requests get an error reply. */
+  control?: SourceControl;
 }
 
 export interface SessionOptions {
@@ -74,6 +80,8 @@ export interface SessionOptions {
   pollSeconds?: number;
   /** Where a tailed file starts, when the spool does not say. */
   from?: number;
+  /** Deny a permission prompt no one answered within this many seconds (default: wait forever). */
+  permissionTimeoutSeconds?: number;
 }
 
 export interface Outcome {
@@ -123,7 +131,9 @@ async function session(source: Source, opts: SessionOptions): Promise<Outcome> {
     // After the session closed nothing reaches the agent: say so instead of leaving it queued.
     if (endedByUs) throw new UndeliverableError("session_closed");
     cancelIdle();
-    if (input.kind === "interrupt") {
+    if (input.kind === "control") {
+      await controls.deliver(input);
+    } else if (input.kind === "interrupt") {
       if (turn.interrupted()) {
         report.info(`interrupt ${input.id} → stopping the current turn`);
         await source.interrupt(input);
@@ -172,6 +182,9 @@ async function session(source: Source, opts: SessionOptions): Promise<Outcome> {
     source.end();
   };
   const shipper = new Shipper(client, spool, report, { ...DEFAULT_SHIPPER, retry, ...opts.shipper }, stop);
+  // Participants' control messages (control.ts); the lines the runner makes are shipped like the agent's.
+  const ship = (text: string) => void (stopped || shipper.push(text));
+  const controls = new Controls({ source, turn, report, ship, permissionTimeoutSeconds: opts.permissionTimeoutSeconds });
   try {
     // What an earlier runner left unacknowledged goes first, under its own epochs; then this
     // runner claims the next epoch, which fences every other runner of the run.
@@ -199,7 +212,7 @@ async function session(source: Source, opts: SessionOptions): Promise<Outcome> {
   if (resume) report.info(`resuming session ${resume}`);
   // Start the source first (the agent exists once its first `next()` is called), then take inputs.
   const lines = source
-    .lines(spool.offset ?? opts.from, { ...(resume && { resume }), env: agentMarker(runId) })
+    .lines(spool.offset ?? opts.from, { ...(resume && { resume }), env: agentMarker(runId), ask: controls.ask })
     [Symbol.asyncIterator]();
   let next = lines.next();
   const polling = inputs.run(stopInputs.signal, opts.pollSeconds ?? 25).catch((err: Error) => {
@@ -220,6 +233,7 @@ async function session(source: Source, opts: SessionOptions): Promise<Outcome> {
       }
       shipper.push(text, offset);
       turn.observe(text);
+      controls.observe(text);
       maybeEnd();
       await shipper.room(); // read no further ahead of the relay than the backlog allows
     }
@@ -227,6 +241,7 @@ async function session(source: Source, opts: SessionOptions): Promise<Outcome> {
     sourceError = err instanceof Error ? err : new Error(String(err));
   } finally {
     cancelIdle();
+    controls.close();
     stopInputs.abort();
     opts.signal?.removeEventListener("abort", onAbort);
   }

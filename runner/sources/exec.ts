@@ -7,6 +7,11 @@
  * session goes on) and, for other commands, SIGINT. A restarted runner
  * resumes a `claude` command's session with `--resume ID` and does not send
  * the prompt again.
+ *
+ * A `claude` command is started with `--permission-prompt-tool stdio`: it asks
+ * for a tool's permission with a `control_request` line on stdout and waits for
+ * the `control_response` that a participant's answer becomes on its stdin;
+ * the other control messages participants send go to its stdin too (control.ts).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -33,6 +38,18 @@ export interface ExecSourceOptions {
 }
 
 const PARTIAL_FLAG = "--include-partial-messages";
+const PERMISSION_FLAG = "--permission-prompt-tool";
+
+/** A `claude` command's arguments: partial messages and stdio permission prompts unless given, and the session to resume. */
+export function claudeArgs(given: string[], opts: { partial?: boolean; resume?: string | undefined }): string[] {
+  const has = (flag: string) => given.some((a) => a === flag || a.startsWith(`${flag}=`));
+  return [
+    ...given,
+    ...(opts.partial !== false && !has(PARTIAL_FLAG) ? [PARTIAL_FLAG] : []),
+    ...(has(PERMISSION_FLAG) ? [] : [PERMISSION_FLAG, "stdio"]),
+    ...(opts.resume ? ["--resume", opts.resume] : []),
+  ];
+}
 
 /** True if the command is Claude Code (its basename is `claude`). */
 export const isClaude = (command: string[]) => command[0] !== undefined && basename(command[0]) === "claude";
@@ -56,9 +73,7 @@ export function execSource(opts: ExecSourceOptions): Source {
       const [cmd, ...given] = opts.command;
       if (!cmd) throw new Error("exec needs a command after --");
       // Resuming: Claude Code takes the session id; any other command finds it in RUNRELAY_RESUME_SESSION.
-      const claude = isClaude(opts.command);
-      const partial = claude && opts.partial !== false && !given.includes(PARTIAL_FLAG) ? [PARTIAL_FLAG] : [];
-      const args = [...given, ...partial, ...(start.resume && claude ? ["--resume", start.resume] : [])];
+      const args = isClaude(opts.command) ? claudeArgs(given, { partial: opts.partial, resume: start.resume }) : given;
       const env = { ...process.env, ...start.env, ...(start.resume && { RUNRELAY_RESUME_SESSION: start.resume }) };
       const proc = spawn(cmd, args, { stdio: ["pipe", "pipe", "inherit"], env, ...(opts.cwd && { cwd: opts.cwd }) });
       child = proc;
@@ -82,10 +97,15 @@ export function execSource(opts: ExecSourceOptions): Source {
       }
     },
     resumable: true,
-    async inject(message) {
-      const { uuid, line } = userLine(message);
+    async inject(message, input) {
+      const { uuid, line } = userLine(message, input.uuid);
       await write(line);
       return uuid;
+    },
+    control: {
+      write: (message) => write(JSON.stringify(message) + "\n"),
+      answersRequests: isClaude(opts.command),
+      interruptsByRequest: interruptBy === "control",
     },
     async interrupt() {
       if (interruptBy === "signal") child?.kill("SIGINT");

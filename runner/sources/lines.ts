@@ -17,8 +17,7 @@ export function asStreamJson(text: string): string {
   return JSON.stringify({ type: "runrelay_diagnostic", subtype: "non_json_output", text });
 }
 
-/** A stream-json user line, as Claude Code reads it with `--input-format stream-json`. */
-export function userLine(message: UserMessage): { uuid: string; line: string } {
-  const uuid = randomUUID();
+/** A stream-json user line, as Claude Code reads it with `--input-format stream-json` (with the relay's uuid for the message, if it gave one). */
+export function userLine(message: UserMessage, uuid: string = randomUUID()): { uuid: string; line: string } {
   return { uuid, line: JSON.stringify({ type: "user", message, parent_tool_use_id: null, session_id: "", uuid }) + "\n" };
 }

@@ -2,6 +2,7 @@
 export class AsyncQueue<T> implements AsyncIterable<T> {
   #items: T[] = [];
   #closed = false;
+  #error: Error | undefined;
   #wake: (() => void) | undefined;
 
   push(item: T): void {
@@ -15,6 +16,12 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     this.#wake?.();
   }
 
+  /** Closes the queue with an error: the iterator throws it once the items before it are out. */
+  fail(err: Error): void {
+    this.#error = err;
+    this.close();
+  }
+
   get closed(): boolean {
     return this.#closed;
   }
@@ -22,6 +29,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
   async *[Symbol.asyncIterator](): AsyncIterator<T> {
     for (;;) {
       while (this.#items.length > 0) yield this.#items.shift()!;
+      if (this.#error) throw this.#error;
       if (this.#closed) return;
       await new Promise<void>((resolve) => (this.#wake = resolve));
       this.#wake = undefined;

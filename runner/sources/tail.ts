@@ -5,6 +5,7 @@
  * file next to it, one JSON object a line (the seed's file-based flow):
  *   {"id":3,"kind":"message","message":{"role":"user","content":"…"},"createdAt":…}
  *   {"id":4,"kind":"interrupt","createdAt":…}
+ *   {"id":5,"kind":"control","payload":{"type":"control_response",…},"createdAt":…}
  */
 import { appendFile, open, stat } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -63,6 +64,12 @@ export function tailSource(opts: TailSourceOptions): Source {
     async inject(message, input) {
       await appendFile(opts.inbox, JSON.stringify({ id: input.id, kind: "message", message, createdAt: input.createdAt }) + "\n");
       return undefined;
+    },
+    control: {
+      // A control message for the workflow (an answer to its control request); the runner answers a client's requests itself.
+      async write(payload, input) {
+        await appendFile(opts.inbox, JSON.stringify({ ...(input && { id: input.id }), kind: "control", payload, ...(input && { createdAt: input.createdAt }) }) + "\n");
+      },
     },
     async interrupt(input) {
       if (input) await appendFile(opts.inbox, JSON.stringify({ id: input.id, kind: "interrupt", createdAt: input.createdAt }) + "\n");

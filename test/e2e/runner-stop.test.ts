@@ -97,7 +97,7 @@ describe.concurrent("stop and late messages", () => {
 
     const log = await relay().log(runId);
     expect(log.filter((e) => e.type === "input").map((e) => e.data)).toEqual([
-      { kind: "message", inputId: late.id, message: { role: "user", content: "too late" } },
+      { kind: "message", inputId: late.id, message: { role: "user", content: "too late" }, uuid: expect.any(String) },
       { kind: "undelivered", inputIds: [late.id], reason: "session_closed" },
     ]);
     expect(log.at(-1)!.data).toEqual({ status: "completed" });
