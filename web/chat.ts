@@ -5,12 +5,14 @@
  * final lines, then Markdown: web/assistant.ts, web/markdown.ts), tool cards
  * (web/tools.ts), each turn's cost/duration, user messages from any device, run
  * status and the connection's state, what the run is doing in words
- * (web/state.ts); a message box and a stop button.
+ * (web/state.ts), permission prompts to answer (web/permissions.ts); a message
+ * box and a stop button.
  */
 import { connect, type ClientEntry, type ConnectionState, type RunConnection } from "../src/client/index.ts";
 import { renderAssistant, renderStreamEvent, showTyping, typing } from "./assistant.ts";
 import { $, el, icon, type Json } from "./dom.ts";
 import { openForm, scopeOf, watchForRun } from "./page.ts";
+import { endPrompts, showAsking, showRequest } from "./permissions.ts";
 import { activity, endedText, failureText, setActivity, WORDS } from "./state.ts";
 import { renderToolResults } from "./tools.ts";
 
@@ -118,6 +120,7 @@ function endRun(status: string, reason?: string): void {
   if (!runEnded || activity() !== "ended" || reason) setActivity("ended", endedText(status, reason));
   setStatus(status);
   runEnded = true;
+  endPrompts();
   updateComposer();
 }
 
@@ -185,7 +188,13 @@ async function start(): Promise<void> {
   run.on("entry", (entry) => {
     const follow = atBottom();
     render(entry);
+    showAsking(); // an open prompt outlasts lines that say "working…"
     if (follow) window.scrollTo({ top: document.body.scrollHeight }); // streamed text grows the page too
+  });
+  run.on("request", (request) => {
+    const follow = atBottom();
+    showRequest(request, { run, canWrite, append });
+    if (follow) window.scrollTo({ top: document.body.scrollHeight });
   });
   for (const event of ["draft", "delta"] as const) {
     run.on(event, (live: Json) => {
@@ -226,7 +235,7 @@ async function start(): Promise<void> {
     }
   });
   stopButton.addEventListener("click", () => {
-    if (activity() !== "working" && activity() !== "stopping") return setActivity("idle", WORDS.nothingToStop);
+    if (!["working", "asking", "stopping"].includes(activity())) return setActivity("idle", WORDS.nothingToStop);
     setActivity("stopping", WORDS.stopping);
     run.interrupt({ clientId }).then(
       () => showProblem(""),

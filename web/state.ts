@@ -1,11 +1,12 @@
 /**
  * What the run is doing, in words a person understands, shown in the header
- * (`#activity`, a live status region): working…, waiting for you, stopping…,
+ * (`#activity`, a live status region): working…, waiting for you (to answer a
+ * permission prompt, too), stopping…,
  * nothing to stop, ended with its reason, no such run yet.
  */
 import { $, type Json } from "./dom.ts";
 
-export type Activity = "connecting" | "working" | "waiting" | "stopping" | "idle" | "ended" | "missing" | "stalled";
+export type Activity = "connecting" | "working" | "waiting" | "asking" | "stopping" | "idle" | "ended" | "missing" | "stalled";
 
 let current: Activity = "connecting";
 export const activity = () => current;
@@ -20,6 +21,8 @@ export function setActivity(kind: Activity, words: string): void {
 export const WORDS = {
   working: "working…",
   waiting: "waiting for you",
+  permission: "waiting for you — permission needed",
+  question: "waiting for you — Claude has a question",
   stopping: "stopping…",
   stopped: "stopped — waiting for you",
   nothingToStop: "nothing to stop",

@@ -52,11 +52,11 @@ export class RunApi {
     return page.ended && page.events.length === 0 ? { status: page.status as FinalStatus, lastEventId: page.lastEventId } : null;
   }
 
-  /** Posts an input (`/messages`, `/interrupt`); a refusal throws a `RelayError`. */
-  async post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<InputAccepted> {
+  /** Posts an input (`/messages`, `/interrupt` answer 202; `/session/events` 200); a refusal throws a `RelayError`. */
+  async post<T = InputAccepted>(path: string, body: unknown, headers: Record<string, string> = {}, ok = 202): Promise<T> {
     const res = await this.#request(path, { method: "POST", headers: { "Content-Type": "application/json", ...headers }, body: JSON.stringify(body) });
-    if (res.status !== 202) throw await readError(res);
-    return (await res.json()) as InputAccepted;
+    if (res.status !== ok) throw await readError(res);
+    return (await res.json()) as T;
   }
 
   /** A request with the token; a `401 token_expired` takes one fresh token from the token function and tries again. */
