@@ -12,65 +12,17 @@
 import { CLOSE_RUN_DELETED, CLOSE_TOKEN_EXPIRED, SSE_TOKEN_EXPIRED_EVENT } from "../protocol/constants.ts";
 import { RelayError } from "../protocol/errors.ts";
 // Types only: the relay is trusted to speak the contract, and a browser bundle stays free of the schemas.
-import type { DeltaData, DraftData, Entry, EntryType, FinalStatus, InputAccepted, ServerFrame, UserMessage } from "../protocol/index.ts";
+import type { DeltaData, DraftData, Entry, EntryType, FinalStatus, InputAccepted, ServerFrame, SessionPostReply, UserMessage } from "../protocol/index.ts";
+import { Acks } from "./acks.ts";
 import { MessageDrafts } from "./drafts.ts";
 import { RunApi, type RunEnd, type TokenSource } from "./http.ts";
+import { answerPayload, ControlRequests, newUuid } from "./requests.ts";
+import type { ClientEntry, ConnectionState, ConnectOptions, Listeners, RunConnection } from "./types.ts";
 
 export { MessageDrafts, RelayError, type RunEnd, type TokenSource };
+export * from "./requests.ts";
+export type { ClientEntry, ConnectionState, ConnectOptions, RunConnection } from "./types.ts";
 export type { DeltaData, DraftData, Entry, EntryType, FinalStatus, InputAccepted, UserMessage };
-
-/** An entry as a client sees it (SSE carries no timestamps). */
-export type ClientEntry = Omit<Entry, "ts"> & { ts?: number };
-
-/** `failed`: the relay refused for good (a bad or expired token, a deleted run …); see the `error` event. */
-export type ConnectionState = "connecting" | "live" | "reconnecting" | "ended" | "closed" | "failed";
-
-export interface ConnectOptions {
-  /** The relay, e.g. https://relay.example.com (or "" for the page's own origin). */
-  url: string;
-  runId: string;
-  /**
-   * A read token (or write, to send messages and interrupts), or a function that returns a fresh one:
-   * it is called before every (re)connection, and when the relay ends a stream because its token
-   * expired, so a long-lived view renews its tokens and resumes from its last id.
-   */
-  token?: TokenSource;
-  transport?: "sse" | "ws";
-  /** Start after this id (default 0: from the start). */
-  after?: number;
-  /** Reconnect backoff (default 250 ms, doubling to 5 s). */
-  retry?: { baseMs: number; maxMs: number };
-  EventSource?: typeof EventSource;
-  WebSocket?: typeof WebSocket;
-  fetch?: typeof fetch;
-}
-
-type Listeners = {
-  entry: (entry: ClientEntry) => void;
-  /** A live delta (a `stream_event` line, never stored), right after the entry it follows; not iterated. */
-  delta: (delta: DeltaData) => void;
-  /** The in-flight message so far, when the connection is caught up mid-message; the deltas that follow continue it. */
-  draft: (draft: DraftData) => void;
-  state: (state: ConnectionState) => void;
-  end: (end: RunEnd) => void;
-  error: (error: Error) => void;
-};
-
-/**
- * A live run. Iterate it (each iterator gets every entry handed out from when it starts; entries that
- * arrive before the first iterator or `entry` listener are kept for it), or listen with `on("entry")`.
- */
-export interface RunConnection extends AsyncIterable<ClientEntry> {
-  readonly state: ConnectionState;
-  /** The id of the last entry handed out. */
-  readonly lastEventId: number;
-  on<K extends keyof Listeners>(event: K, listener: Listeners[K]): () => void;
-  /** Sends a message to the running agent (needs a write token). */
-  send(message: string | UserMessage, opts?: { clientId?: string; idempotencyKey?: string }): Promise<InputAccepted>;
-  /** Asks the agent to stop its current turn (needs a write token). */
-  interrupt(opts?: { clientId?: string }): Promise<InputAccepted>;
-  close(): void;
-}
 
 export function connect(opts: ConnectOptions): RunConnection {
   const ES = opts.EventSource ?? (globalThis as { EventSource?: typeof EventSource }).EventSource;
@@ -78,7 +30,7 @@ export function connect(opts: ConnectOptions): RunConnection {
   const api = new RunApi(opts.url, opts.runId, opts.token, opts.fetch ?? globalThis.fetch.bind(globalThis));
   const retry = opts.retry ?? { baseMs: 250, maxMs: 5000 };
   const transport = opts.transport ?? "sse";
-  const listeners: { [K in keyof Listeners]: Set<Listeners[K]> } = { entry: new Set(), delta: new Set(), draft: new Set(), state: new Set(), end: new Set(), error: new Set() };
+  const listeners: { [K in keyof Listeners]: Set<Listeners[K]> } = { entry: new Set(), delta: new Set(), draft: new Set(), state: new Set(), end: new Set(), error: new Set(), request: new Set() };
   const emit = <K extends keyof Listeners>(event: K, ...args: Parameters<Listeners[K]>) => {
     for (const l of listeners[event]) (l as (...a: Parameters<Listeners[K]>) => void)(...args);
   };
@@ -92,6 +44,7 @@ export function connect(opts: ConnectOptions): RunConnection {
   const iterators = new Set<{ queue: ClientEntry[]; wake?: () => void }>();
   // Entries handed out before anyone iterated or listened, for the first iterator (then no more).
   let backlog: ClientEntry[] | null = [];
+  const requests = new ControlRequests();
   const wakeAll = () => iterators.forEach((it) => it.wake?.());
   const terminal = () => state === "ended" || state === "closed" || state === "failed";
 
@@ -113,6 +66,8 @@ export function connect(opts: ConnectOptions): RunConnection {
     for (const it of iterators) it.queue.push(entry);
     wakeAll();
     emit("entry", entry);
+    const request = requests.entry(entry);
+    if (request) emit("request", request);
     return true;
   };
 
@@ -201,12 +156,15 @@ export function connect(opts: ConnectOptions): RunConnection {
     const ws = new WS(api.streamUrl(`/ws?after=${lastEventId}`).replace(/^http/, "ws"));
     let closed = false;
     current = { close: () => ((closed = true), ws.close()) };
-    ws.addEventListener("open", () => !closed && setState("live"));
+    const acks = new Acks((frame) => ws.send(frame)); // flow control: the relay sends as fast as entries are handed out
+    ws.addEventListener("open", () => !closed && (acks.opened(lastEventId), setState("live")));
     ws.addEventListener("message", (e) => {
       if (closed) return;
-      const f = JSON.parse(String(e.data)) as ServerFrame;
+      const text = String(e.data);
+      const f = JSON.parse(text) as ServerFrame;
       if (f.type === "events") {
         for (const entry of f.events) if (!handOut(entry)) return reconnect();
+        acks.processed(text.length, lastEventId);
       } else if (f.type === "delta" || f.type === "draft") live(f.type, f);
       else if (f.type === "end") finish({ status: f.status, lastEventId: f.lastEventId });
       // The relay ends a socket whose token expired with this frame, then close code 4401; act on the frame,
@@ -249,6 +207,19 @@ export function connect(opts: ConnectOptions): RunConnection {
     },
     interrupt(o = {}) {
       return api.post("/interrupt", o.clientId ? { clientId: o.clientId } : {});
+    },
+    get requests() {
+      return requests.all;
+    },
+    get pending() {
+      return requests.pending;
+    },
+    async respond(requestId, decision, o = {}) {
+      const uuid = o.uuid ?? newUuid();
+      requests.sending(uuid);
+      const body = { session_id: opts.runId, events: [{ payload: answerPayload(requestId, decision, uuid) }] };
+      const reply = await api.post<SessionPostReply>("/session/events", body, {}, 200);
+      return { eventId: reply.events[0]!.sequence_num, uuid };
     },
     close() {
       if (terminal()) return;

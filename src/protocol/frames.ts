@@ -7,7 +7,7 @@ import { Entry, ErrorInfo, FinalStatus, StatusData } from "./run.ts";
 
 /** Frames the relay sends on `GET /ws`. */
 export const ServerFrame = z.discriminatedUnion("type", [
-  /** One frame per appended batch (or replay page), ids strictly increasing. */
+  /** One frame per appended batch (several for a batch over about 1 MiB) or replay frame, ids strictly increasing. */
   z.object({ type: z.literal("events"), events: z.array(Entry) }),
   /** The run has ended and the client has everything; the socket closes next. */
   z.object({ type: z.literal("end"), status: FinalStatus, lastEventId: z.number().int() }),
@@ -23,7 +23,7 @@ export const ServerFrame = z.discriminatedUnion("type", [
 ]).meta({
   id: "ServerFrame",
   description:
-    "A frame the relay sends on `GET /ws` (JSON text): `events` (one per batch, ids strictly increasing), `end` (then the socket closes with 1000), `error` (a client frame was refused and the socket stays open; or code `token_expired`, then close 4401), `pong`, `ack` (a `message` or `interrupt` was queued), `delta` (a live `stream_event` line, not stored; `after` = the last durable id before it), `draft` (the in-flight message so far, sent when the viewer is caught up mid-message).",
+    "A frame the relay sends on `GET /ws` (JSON text): `events` (one per batch, several for a batch over about 1 MiB, ids strictly increasing), `end` (then the socket closes with 1000), `error` (a client frame was refused and the socket stays open; or code `token_expired`, then close 4401), `pong`, `ack` (a `message` or `interrupt` was queued), `delta` (a live `stream_event` line, not stored; `after` = the last durable id before it), `draft` (the in-flight message so far, sent when the viewer is caught up mid-message).",
 });
 export type ServerFrame = z.infer<typeof ServerFrame>;
 
@@ -36,10 +36,12 @@ export const ClientFrame = z.union([
   z.strictObject({ type: z.literal("message"), message: MessageInput, clientId: ClientId.optional() }),
   /** Ask the agent to stop its turn, like `POST /interrupt`. */
   z.strictObject({ type: z.literal("interrupt"), clientId: ClientId.optional() }),
+  /** Flow control: every entry up to id `after` has been processed; the relay sends more as these come in. */
+  z.strictObject({ type: z.literal("ack"), after: z.number().int().nonnegative() }),
 ]).meta({
   id: "ClientFrame",
   description:
-    "A frame a client may send on `GET /ws` (JSON text): `resume`, `message`, `interrupt`. The exact text `{\"type\":\"ping\"}` is answered `{\"type\":\"pong\"}`.",
+    "A frame a client may send on `GET /ws` (JSON text): `resume`, `message`, `interrupt`, `ack` (flow control: the last id processed; a client that sends them gets its catch-up as fast as it reads it, one that never does gets it at a fixed pace). The exact text `{\"type\":\"ping\"}` is answered `{\"type\":\"pong\"}`.",
 });
 export type ClientFrame = z.infer<typeof ClientFrame>;
 

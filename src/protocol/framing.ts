@@ -32,6 +32,54 @@ export function sseEvents(entries: readonly EntryText[]): string {
   return text;
 }
 
+/** Framing around one entry's data, at most (the WebSocket form is the longer): what `entryRuns` adds per entry. */
+const ENTRY_OVERHEAD = 80;
+
+/**
+ * Entries in consecutive runs of about `maxChars` of text at most, each entry
+ * whole (a run holds at least one, so an entry larger than that is a run of
+ * its own): the frames a large batch or page is sent in.
+ */
+export function entryRuns<T extends EntryText>(entries: readonly T[], maxChars: number): T[][] {
+  const runs: T[][] = [];
+  let run: T[] = [];
+  let chars = 0;
+  for (const e of entries) {
+    const size = e.data.length + ENTRY_OVERHEAD;
+    if (run.length > 0 && chars + size > maxChars) {
+      runs.push(run);
+      run = [];
+      chars = 0;
+    }
+    run.push(e);
+    chars += size;
+  }
+  if (run.length > 0) runs.push(run);
+  return runs;
+}
+
+/** The client's flow-control frame (`ClientFrame` `ack`): every entry up to `after` has been processed. */
+export const ackFrame = (after: number): string => `{"type":"ack","after":${after}}`;
+
+/** The id an `ack` frame acknowledges, if `text` is exactly one as `ackFrame` writes it; else null (parse it as any frame). */
+export function ackOf(text: string): number | null {
+  const m = /^\{"type":"ack","after":(\d{1,15})\}$/.exec(text);
+  return m ? Number(m[1]) : null;
+}
+
+/** The first field of an SSE stream: how long EventSource waits before it reconnects. */
+export const sseRetry = (ms: number): string => `retry: ${ms}\n\n`;
+
+/** The id of the last entry in a piece of SSE text (the `id:` line that starts its last event with one), or null. */
+export function lastSseId(text: string): number | null {
+  const at = text.lastIndexOf("\n\nid: ");
+  const start = at >= 0 ? at + 6 : text.startsWith("id: ") ? 4 : -1;
+  const end = start < 0 ? -1 : text.indexOf("\n", start);
+  if (end < 0) return null;
+  const id = Number(text.slice(start, end));
+  return Number.isSafeInteger(id) ? id : null;
+}
+
 /** The last SSE frame: the run has ended and the client has every entry. */
 export const sseEnd = (status: FinalStatus, lastEventId: number): string =>
   `event: end\ndata: ${JSON.stringify({ status, lastEventId })}\n\n`;

@@ -32,3 +32,22 @@ export const LIMIT_CAPS: Partial<Limits> = {
 /** The longest `GET /inputs` wait the relay allows for a lease: a live runner calls in at least three times a lease. */
 export const pollWaitCap = (l: Pick<Limits, "maxWaitSeconds" | "runnerLeaseSeconds">): number =>
   Math.min(l.maxWaitSeconds, Math.max(1, Math.floor(l.runnerLeaseSeconds / 3)));
+
+/**
+ * Flow control of the streams (docs/protocol.md, "Flow control"). Sizes are
+ * characters of frame text (a frame's `length`: bytes, for ASCII text), as
+ * both ends count them without encoding anything.
+ */
+export const FLOW = {
+  /** Unacknowledged text the run object keeps on its way to one WebSocket viewer (the SSE bridge's is `sseMaxBufferBytes`). */
+  wsWindow: 4 * 1024 * 1024,
+  /** A frame holds entries up to about this much text (more only when one entry is larger on its own). */
+  frameChars: 1024 * 1024,
+  /** A client acknowledges at least every this much text it has processed (a sixteenth of the WebSocket window). */
+  ackEvery: 256 * 1024,
+  /** A WebSocket viewer that never acknowledges: after its first window, this much more every `paceMs` (about 5 MiB/s). */
+  paceChars: 256 * 1024,
+  paceMs: 50,
+  /** `retry:` at the start of an SSE stream: how long EventSource waits before it reconnects (ms). */
+  sseRetryMs: 1000,
+} as const;

@@ -15,36 +15,28 @@
  * drafts as they stand then, and the deltas from there on, so none is
  * missed or counted twice.
  *
+ * Flow control (flow.ts, replay.ts): a catch-up is sent as fast as the
+ * socket's reader acknowledges it, within a window. Live batches go out as
+ * they are written, split into frames of at most FLOW.frameChars; to a socket
+ * that acknowledges (an SSE bridge, a WebSocket viewer that sends acks), only
+ * what fits in its window: the rest it catches up from storage as its acks
+ * come in, so it is never sent more than it can hold, live or not.
+ *
  * A WebSocket viewer's token expiry (`exp`) is kept in its attachment too: a
  * frame due to it after that time is replaced by a `token_expired` error and
  * the socket is closed with 4401; the object's alarm closes idle ones. (SSE
  * streams are ended by the Worker's bridge, which holds them.)
  */
-import {
-  CLOSE_RUN_ENDED,
-  CLOSE_TOKEN_EXPIRED,
-  wsTokenExpired,
-  type Draft,
-  type FinalStatus,
-  type Scope,
-} from "../protocol/index.ts";
+import { CLOSE_RUN_ENDED, CLOSE_TOKEN_EXPIRED, wsTokenExpired, type Draft, type FinalStatus, type Scope } from "../protocol/index.ts";
+import { attachment, expired, type Attachment } from "./attachment.ts";
 import type { Segment } from "./drafts.ts";
-import { batchMessages, draftMessages, framing } from "./fanout.ts";
+import { batchFrames, draftFrames, framing } from "./fanout.ts";
+import { deliver } from "./deliver.ts";
+import { acknowledge, windowOf, type Frame } from "./flow.ts";
 import type { EventLog, StoredEntry } from "./log.ts";
-import { logLine } from "./logline.ts";
+import { Pages } from "./pages.ts";
+import { Replays } from "./replay.ts";
 import type { Transport } from "./subscribe.ts";
-
-interface Attachment {
-  transport: Transport;
-  /** Id of the last entry sent to this socket. */
-  cursor: number;
-  /** A WebSocket viewer's token expiry, in seconds since the epoch (none for the relay secret). */
-  exp?: number;
-  /** Set once the socket has been told its token expired and closed: it is sent nothing more. */
-  expired?: true;
-  /** Caught up and sent the drafts: it gets live deltas. */
-  live?: true;
-}
 
 export interface RunState {
   lastId: number;
@@ -52,18 +44,11 @@ export interface RunState {
   ended: FinalStatus | null;
 }
 
-/** A replay frame holds at most this many entries, or about 1 MiB of data. */
-const REPLAY_PAGE = 500;
-const REPLAY_PAGE_CHARS = 1024 * 1024;
 const RUN_TAG = "run:";
 const SCOPE_TAG = "scope:";
 
-const attachment = (ws: WebSocket) => ws.deserializeAttachment() as Attachment | null;
-const expired = (att: Attachment, now = Date.now()) => att.exp !== undefined && now >= att.exp * 1000;
-
 export class Subscribers {
-  /** Sockets with a catch-up running in this instance. */
-  readonly #catchingUp = new Set<WebSocket>();
+  readonly #replays: Replays;
 
   constructor(
     private readonly ctx: DurableObjectState,
@@ -73,7 +58,19 @@ export class Subscribers {
     private readonly expiresAt: (ms: number) => void,
     /** The in-flight messages' drafts (drafts.ts). */
     private readonly drafts: () => Draft[] = () => [],
-  ) {}
+    /** The bytes the Worker holds for an SSE reader (SSE_MAX_BUFFER_BYTES): an SSE bridge's window. */
+    private readonly sseBuffer: () => number = () => 1024 * 1024,
+  ) {
+    this.#replays = new Replays({
+      ctx,
+      pages: new Pages(ctx.storage.sql, log),
+      windowOf: (t) => this.#windowOf(t),
+      expireIfDue: (ws) => this.expireIfDue(ws),
+      runIdOf: (ws) => this.runIdOf(ws),
+      deliver: (ws, att, frames) => this.#deliver(ws, att, frames, true, true),
+      caughtUp: (ws, att) => this.#caughtUp(ws, att),
+    });
+  }
 
   /** Accepts a new subscriber to run `runId` after `cursor` (`first`: a frame to send before anything else); returns the client end. */
   accept(transport: Transport, cursor: number, runId: string, scope: Scope, exp?: number, first?: string): WebSocket {
@@ -81,10 +78,12 @@ export class Subscribers {
     // Tags are fixed at accept and survive hibernation: the transport (for counts), the run id, the token's scope.
     this.ctx.acceptWebSocket(server, [transport, `${RUN_TAG}${runId}`, `${SCOPE_TAG}${scope}`]);
     const ws = transport === "ws" && exp !== undefined;
-    server.serializeAttachment({ transport, cursor, ...(ws && { exp }) } satisfies Attachment);
+    // The Worker's bridges acknowledge as their readers pull; a WebSocket viewer says so with its first ack.
+    const flow = transport === "ws" ? undefined : { acks: true as const, marks: [] };
+    server.serializeAttachment({ transport, cursor, ...(ws && { exp }), ...(flow && { flow }) } satisfies Attachment);
     if (ws) this.expiresAt(exp * 1000);
     if (first !== undefined) server.send(first);
-    this.#catchUp(server);
+    this.#replays.start(server);
     return client;
   }
 
@@ -146,8 +145,7 @@ export class Subscribers {
     // The id before the batch: before its first entry, or the position of its deltas.
     const before = batch.length > 0 ? batch[0]!.id - 1 : firstDelta && "delta" in firstDelta ? firstDelta.after : undefined;
     if (before === undefined) return;
-    const last = batch.at(-1)?.id ?? before;
-    const frames: Partial<Record<string, string[]>> = {};
+    const frames: Partial<Record<string, Frame[]>> = {};
     let state: RunState | undefined;
     const now = Date.now();
     for (const ws of this.ctx.getWebSockets()) {
@@ -157,15 +155,38 @@ export class Subscribers {
         this.expireIfDue(ws, now);
       } else if (att.cursor === before) {
         const key = `${att.transport}:${att.live === true}`;
-        const messages = (frames[key] ??= batchMessages(att.transport, parts, att.live === true, this.runIdOf(ws) ?? ""));
-        if (!this.#send(ws, att, messages, last)) continue;
+        const batchOf = (frames[key] ??= batchFrames(att.transport, parts, att.live === true, this.runIdOf(ws) ?? ""));
+        // A socket that acknowledges gets what fits in its window; the rest it catches up from storage.
+        const acks = att.flow?.acks === true;
+        const sent = this.#deliver(ws, att, batchOf, acks, acks);
+        if (sent < 0) continue;
+        if (sent < batchOf.length) {
+          if (att.live) {
+            delete att.live; // it missed deltas: it gets the drafts when it has caught up
+            ws.serializeAttachment(att);
+          }
+          continue;
+        }
         state ??= this.state();
         if (!att.live) this.#sendDrafts(ws, att, state);
         this.#endIfDone(ws, att, state);
       } else if (att.cursor < before) {
-        this.#catchUp(ws);
+        this.#replays.start(ws);
       }
     }
+  }
+
+  /** An `ack` from the socket's reader (the client library, or the Worker's SSE bridge): it has processed every entry up to `after`. */
+  ack(ws: WebSocket, after: number): void {
+    const att = attachment(ws);
+    if (!att) return;
+    const flow = (att.flow ??= { marks: [] });
+    const first = flow.acks !== true;
+    flow.acks = true;
+    const released = acknowledge(flow, Math.min(after, att.cursor));
+    if (!first && !released) return;
+    ws.serializeAttachment(att);
+    if (att.cursor < this.log.lastId()) this.#replays.start(ws);
   }
 
   /** Replays from `after` on this socket, then goes on live. */
@@ -174,8 +195,9 @@ export class Subscribers {
     if (!att) return;
     att.cursor = after;
     delete att.live; // no deltas until it has caught up again
+    if (att.flow) att.flow.marks = []; // counted again from here
     ws.serializeAttachment(att);
-    this.#catchUp(ws);
+    this.#replays.start(ws);
   }
 
   closeAll(code: number, reason: string): void {
@@ -188,61 +210,30 @@ export class Subscribers {
     }
   }
 
-  #catchUp(ws: WebSocket): void {
-    if (this.#catchingUp.has(ws)) return;
-    this.#catchingUp.add(ws);
-    this.ctx.waitUntil(this.#replay(ws).finally(() => this.#catchingUp.delete(ws)));
+  #windowOf(transport: Transport): number {
+    return windowOf(transport, this.sseBuffer());
   }
 
-  /** Sends stored entries after the socket's cursor, a page at a time, until it has them all. */
-  async #replay(ws: WebSocket): Promise<void> {
-    for (;;) {
-      // Yield first and between pages: the upgrade response goes out, and
-      // appends and other sockets get their turn. The cursor is re-read each
-      // time because a live batch may have advanced it meanwhile.
-      await scheduler.wait(0);
-      const att = attachment(ws);
-      if (!att || ws.readyState !== WebSocket.OPEN || this.expireIfDue(ws)) return;
-      const page = this.log.read(att.cursor, REPLAY_PAGE, REPLAY_PAGE_CHARS);
-      const last = page.at(-1)?.id;
-      if (last === undefined) {
-        const state = this.state();
-        if (!att.live) this.#sendDrafts(ws, att, state);
-        this.#endIfDone(ws, att, state);
-        return;
-      }
-      if (!this.#send(ws, att, [framing[att.transport].events(page, this.runIdOf(ws) ?? "")], last)) return;
-    }
+  /** Sends frames to the socket (deliver.ts); `paced`: only what fits in its window. */
+  #deliver(ws: WebSocket, att: Attachment, frames: readonly Frame[], track: boolean, paced = false): number {
+    return deliver(ws, att, frames, { window: this.#windowOf(att.transport), track, paced, runId: this.runIdOf(ws) });
+  }
+
+  /** A socket caught up with the log: the drafts, the end if the run has ended; a viewer that never acknowledged is no longer counted. */
+  #caughtUp(ws: WebSocket, att: Attachment): void {
+    const state = this.state();
+    const uncounted = att.flow !== undefined && !att.flow.acks;
+    if (uncounted) delete att.flow;
+    if (!att.live) this.#sendDrafts(ws, att, state);
+    else if (uncounted) ws.serializeAttachment(att);
+    this.#endIfDone(ws, att, state);
   }
 
   /** A socket caught up with the log: the drafts as they stand, and from now on the live deltas. */
   #sendDrafts(ws: WebSocket, att: Attachment, state: RunState): void {
     const drafts = state.ended ? [] : this.drafts();
     att.live = true;
-    this.#send(ws, att, draftMessages(att.transport, drafts, att.cursor), att.cursor);
-  }
-
-  /** Sends frames and advances the socket's cursor; false if the socket could not take them. */
-  #send(ws: WebSocket, att: Attachment, messages: readonly string[], lastId: number): boolean {
-    const changed = att.cursor !== lastId;
-    try {
-      for (const m of messages) ws.send(m);
-    } catch {
-      // A socket that refuses a frame while open would be retried forever: close it,
-      // and the client reconnects from its last id.
-      logLine({ type: "socket", event: "dropped", runId: this.runIdOf(ws), transport: att.transport, reason: "send failed" });
-      try {
-        ws.close(1011, "send failed");
-      } catch {
-        // already closing
-      }
-      return false;
-    }
-    if (changed || att.live !== attachment(ws)?.live) {
-      att.cursor = lastId;
-      ws.serializeAttachment(att);
-    }
-    return true;
+    if (this.#deliver(ws, att, draftFrames(att.transport, drafts, att.cursor), false) >= 0) ws.serializeAttachment(att);
   }
 
   /** Once the run has ended and the socket has every entry: the end frame, then close (a remote session stays open). */

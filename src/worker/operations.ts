@@ -85,7 +85,7 @@ export const streamEvents = describeRoute({
   tags: ["viewers"],
   summary: "Follow the log over Server-Sent Events",
   description:
-    "Replays the entries after the cursor, then goes on live, then ends. `sdk` entries are unnamed events (`EventSource.onmessage`, data = the stream-json line); " +
+    "Replays the entries after the cursor, then goes on live, then ends. The stream starts with `retry: 1000` (EventSource's reconnection delay) and is paced by its reader (docs/protocol.md, \"Flow control\"). `sdk` entries are unnamed events (`EventSource.onmessage`, data = the stream-json line); " +
     "`input` and `status` entries are named events (`event: input`, `event: status`); every entry carries an `id:` line. `: keep-alive` comments keep an idle stream open. " +
     "When the run has ended and the client has every entry: `event: end` with `SseEndData` (`{status, lastEventId}`), then the stream closes; reconnecting with that `Last-Event-ID` answers `204`, which stops an `EventSource`. " +
     "When the token expires: `event: token_expired` (no `id:`), then the stream closes; renew the token and resume from the last id. " +
@@ -108,7 +108,7 @@ export const openWebSocket = describeRoute({
   description:
     "A WebSocket upgrade (`Upgrade: websocket`). The relay sends `ServerFrame`s: `events` frames from the cursor on, then `end` and close code 1000 (4410 if the run is deleted); live `delta` frames and, when caught up mid-message, a `draft` frame. " +
     "When the token expires: an `error` frame with code `token_expired`, then close code 4401; renew the token and resume from the last id. " +
-    "A client sends `ClientFrame`s: `resume`, and with a `write` token `message` and `interrupt` (answered `ack` or `error`). Both schemas are in components.schemas.",
+    "A client sends `ClientFrame`s: `resume`, `ack` (flow control: `{type:\"ack\",after:N}`, the last id processed; a catch-up is sent as fast as these come back, within a 4 MiB window, or at a fixed pace to a client that never sends one), and with a `write` token `message` and `interrupt` (answered `ack` or `error`). Both schemas are in components.schemas.",
   security: needs("read", true),
   parameters: [params.runId, params.cursor, params.token],
   responses: {

@@ -1,0 +1,83 @@
+/**
+ * Replay frames read from the log (the `events` table of log.ts). For SSE and
+ * WebSocket viewers SQLite builds a frame's text itself, with the same framing
+ * as src/protocol/framing.ts (sseEvents, wsEvents; test/worker/flow.test.ts
+ * holds them equal): one string per frame instead of an object per row, which
+ * makes a catch-up about twice as fast. An SSE frame goes to the Worker's
+ * bridge as its UTF-8 bytes, which the bridge copies to the response as they
+ * are: no decoding here, no encoding there. The remote-session framing needs
+ * more than string joins, so its frames are built from the rows (fanout.ts).
+ *
+ * The rows are concatenated in the order SQLite visits them: a range of the
+ * table's rowid (`id`), which it walks in ascending order (the table has no
+ * other index to take instead); test/worker/flow.test.ts checks the order.
+ *
+ * Ids are dense, so the rows of a frame are a range of ids; its size is
+ * checked first on the rows' headers (`octet_length` does not read the data),
+ * so a frame holds at most `maxChars` (UTF-8 bytes, which are never fewer
+ * than the text's characters), or a single larger entry.
+ */
+import { pageFrames } from "./fanout.ts";
+import type { Frame } from "./flow.ts";
+import type { EventLog } from "./log.ts";
+import type { Transport } from "./subscribe.ts";
+
+/** What framing adds to an entry's data at most (the WebSocket form, with a 13-digit ts and a large id). */
+const OVERHEAD = 64;
+/** Rows in one frame at most. */
+const MAX_ROWS = 20_000;
+
+/** framing.ts `sseEvents`, one entry (the newlines are in the SQL's string literals). */
+const SSE_ENTRY = `CASE type WHEN 'sdk' THEN format('id: %d\ndata: %s\n\n', id, data) ELSE format('id: %d\nevent: %s\ndata: %s\n\n', id, type, data) END`;
+/** framing.ts `entryJson`. */
+const WS_ENTRY = `format('{"id":%d,"ts":%d,"type":"%s","data":%s}', id, ts, type, data)`;
+
+/** An SSE frame as its UTF-8 bytes: the Worker's bridge copies them to the response as they are. */
+const SSE_FRAME = `SELECT CAST(group_concat(${SSE_ENTRY}, '') AS BLOB) AS bytes FROM events WHERE id > ?1 AND id <= ?2`;
+/** A WebSocket `events` frame (framing.ts `wsEvents`), as text: a viewer takes text frames. */
+const WS_FRAME = `SELECT '{"type":"events","events":[' || group_concat(${WS_ENTRY}, ',') || ']}' AS text FROM events WHERE id > ?1 AND id <= ?2`;
+
+export class Pages {
+  /** A row's framed size on average, as last measured: how many rows the next frame starts from. */
+  #rowBytes = 512;
+
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly log: EventLog,
+  ) {}
+
+  /** The next frame after `after`, of at most `maxChars` (or one larger entry); null when there is nothing after it. */
+  frame(transport: Transport, after: number, maxChars: number, runId: string): Frame | null {
+    const range = this.#rangeAfter(after, maxChars);
+    if (!range) return null;
+    const [from, last] = range;
+    if (transport === "session") return pageFrames(transport, this.log.read(from, last - from), Number.MAX_SAFE_INTEGER, runId)[0]!;
+    if (transport === "sse") return { text: this.sql.exec<{ bytes: ArrayBuffer }>(SSE_FRAME, from, last).one().bytes, last };
+    return { text: this.sql.exec<{ text: string }>(WS_FRAME, from, last).one().text, last };
+  }
+
+  /** The ids of the next frame, (from, last]: as many rows as fit in `maxChars` (at least one); null if there are none. */
+  #rangeAfter(after: number, maxChars: number): [number, number] | null {
+    let k = Math.max(1, Math.min(MAX_ROWS, Math.floor(maxChars / this.#rowBytes)));
+    for (let from = after; ; ) {
+      const { rows, bytes, last } = this.sql
+        .exec<{ rows: number; bytes: number | null; last: number | null }>(
+          "SELECT count(*) AS rows, sum(octet_length(data)) AS bytes, max(id) AS last FROM events WHERE id > ?1 AND id <= ?2",
+          from,
+          from + k,
+        )
+        .one();
+      if (rows === 0 || last === null) {
+        // Ids are dense: nothing here is the end of the log (unless this is a copy that starts later, shard.ts).
+        const next = this.sql.exec<{ id: number | null }>("SELECT min(id) AS id FROM events WHERE id > ?", from).one().id;
+        if (next === null) return null;
+        from = next - 1;
+        continue;
+      }
+      const size = (bytes ?? 0) + rows * OVERHEAD;
+      this.#rowBytes = Math.max(1, size / rows);
+      if (size <= maxChars || rows === 1) return [from, last];
+      k = Math.max(1, Math.floor(((rows * maxChars) / size) * 0.9));
+    }
+  }
+}
