@@ -22,6 +22,18 @@ export default defineConfig({
         test: { name: "worker", include: ["test/worker/**/*.test.ts"], testTimeout: 30_000 },
       },
       {
+        // The fan-out tier (src/run/shard.ts), inside workerd: as "worker", with two viewers per object, so a handful of viewers spread over shards.
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: { SSE_KEEPALIVE_SECONDS: "1", RELAY_SECRET: "test-secret", ALLOWED_ORIGINS: "https://app.example.com", FANOUT_SHARD_SIZE: "2" },
+            },
+          }),
+        ],
+        test: { name: "fanout", include: ["test/fanout/**/*.test.ts"], testTimeout: 60_000 },
+      },
+      {
         // Pure modules and the project's layout, in Node.
         test: { name: "unit", include: ["test/unit/**/*.test.ts", "runner/**/*.test.ts", "src/protocol/**/*.test.ts"], environment: "node" },
       },
@@ -34,6 +46,8 @@ export default defineConfig({
           globalSetup: ["test/e2e/wrangler.setup.ts"],
           testTimeout: 60_000,
           hookTimeout: 60_000,
+          // `expect.poll` waits for what a page or a client shows; on two busy cores that can take longer than its 1 s default.
+          expect: { poll: { timeout: 15_000 } },
         },
       },
     ],

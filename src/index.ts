@@ -5,6 +5,7 @@
 import { createRelay } from "./worker/app.ts";
 
 export { RunObject, type RunEnv } from "./run/object.ts";
+export { RunFanout } from "./run/shard.ts";
 export { createRelay, type RelayOptions } from "./worker/app.ts";
 export type { Env } from "./worker/config.ts";
 export { mintToken, verifyToken } from "./worker/tokens.ts";

@@ -18,7 +18,7 @@ export interface IntakeParts {
   controls: ControlRequests;
   log: EventLog;
   storage: DurableObjectStorage;
-  subscribers: Subscribers;
+  subscribers: Pick<Subscribers, "publish">;
   limits(): Limits;
   state(): RunState;
   /** A failure if the run was deleted (it can be, while a long-poll waits). */

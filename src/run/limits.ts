@@ -21,6 +21,8 @@ export interface LimitVars {
   RUNNER_LEASE_SECONDS?: string;
   /** Seconds a run may stay `stalled` before it ends `failed` with `runner_lost` (default 3600). */
   STALLED_FAIL_AFTER_SECONDS?: string;
+  /** Viewers the run object holds before new ones go to fan-out shards (default 500; shard.ts). */
+  FANOUT_SHARD_SIZE?: string;
 }
 
 const VAR_OF: Record<keyof Limits, keyof LimitVars> = {
@@ -59,3 +61,8 @@ export function limits(env: LimitVars): Limits {
   if (!l) cache.set(env, (l = LimitsFromVars.parse(env)));
   return l;
 }
+
+/** Viewers per object of the fan-out tier (FANOUT_SHARD_SIZE, default 500): the run object's, then each shard's (shards.ts). */
+export const DEFAULT_FANOUT_SHARD_SIZE = 500;
+const ShardSize = z.coerce.number().int().positive().catch(DEFAULT_FANOUT_SHARD_SIZE).default(DEFAULT_FANOUT_SHARD_SIZE);
+export const fanoutShardSize = (env: LimitVars): number => ShardSize.parse(env.FANOUT_SHARD_SIZE);

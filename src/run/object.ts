@@ -4,10 +4,10 @@
  * `Failure` values. Only WebSocket upgrades (viewers and the Worker's SSE
  * bridges) arrive through `fetch`, since a 101 cannot travel over RPC.
  *
- * Every write is synchronous SQL in one transaction, followed at once by the
- * fan-out: no `await` between them, so no other request sees the log between
- * the write and the send, and the output gate holds the sends until the write
- * is durable.
+ * Every write is synchronous SQL in one transaction, then handed to the
+ * fan-out (publisher.ts) with no `await` in between: batches are published in
+ * write order, to the viewers here and to the run's fan-out shards
+ * (shards.ts), and the output gate holds the sends until the write is durable.
  */
 import { DurableObject } from "cloudflare:workers";
 import {
@@ -34,15 +34,18 @@ import { logLine } from "./logline.ts";
 import { isEnded, RunMeta } from "./meta.ts";
 import { Producers } from "./producers.ts";
 import { RowCounter } from "./rows.ts";
-import { readPage, runInfo, type ReadParts } from "./reads.ts";
+import { addCounts, readPage, runInfo, type ReadParts } from "./reads.ts";
 import { endedFailure, fail, utf8Length, type Failure, type Result } from "./result.ts";
+import { Publisher } from "./publisher.ts";
+import type { FanoutEnv } from "./shard.ts";
+import { Shards } from "./shards.ts";
 import { onFrame, upgrade, type SocketHost } from "./sockets.ts";
 import { Subscribers, type RunState } from "./subscribers.ts";
 
 export type AppendResult = Result<{ duplicate: boolean; lastEventId: number; producer?: { epoch: number; seq: number } }>;
 
-/** The vars the run object reads. */
-export type RunEnv = LimitVars;
+/** The vars the run object reads, and its fan-out shards' binding (optional; shards.ts). */
+export type RunEnv = LimitVars & FanoutEnv;
 
 export class RunObject extends DurableObject<RunEnv> {
   #log!: EventLog;
@@ -55,6 +58,8 @@ export class RunObject extends DurableObject<RunEnv> {
   #life!: Lifecycle;
   #drafts!: Drafts;
   #rows!: RowCounter;
+  #shards!: Shards;
+  #publisher!: Publisher;
   readonly #alarm: AlarmClock;
   /** What the socket side (sockets.ts) sees of this object. */
   readonly #sockets: SocketHost = {
@@ -63,6 +68,7 @@ export class RunObject extends DurableObject<RunEnv> {
     state: () => this.#state(),
     limits: () => limits(this.env),
     postInput: (runId, input) => this.postInput(runId, input),
+    route: (sub, truncated) => this.#shards.route(sub, truncated),
   };
 
   constructor(ctx: DurableObjectState, env: RunEnv) {
@@ -81,9 +87,12 @@ export class RunObject extends DurableObject<RunEnv> {
     this.#meta = new RunMeta(sql);
     this.#producers = new Producers(sql);
     this.#drafts = new Drafts(() => this.#meta.draft());
-    this.#subscribers = new Subscribers(this.ctx, this.#log, () => this.#state(), (at) => this.#alarm.by(at), () => this.#drafts.list());
+    const run = { ctx: this.ctx, drafts: () => this.#drafts.list(), state: () => this.#state() };
+    this.#publisher = new Publisher({ ...run, subscribers: () => this.#subscribers, shards: () => this.#shards, fanout: !!this.env.FANOUT });
+    this.#shards = new Shards({ ...run, env: this.env, log: this.#log, runId: () => this.#meta.get()?.runId ?? null, flush: () => this.#publisher.flush() });
+    this.#subscribers = new Subscribers(this.ctx, this.#log, () => this.#state(), (at) => this.#alarm.by(at), () => this.#publisher.drafts() ?? this.#drafts.list(), () => limits(this.env).sseMaxBufferBytes);
     this.#controls = new ControlRequests(sql);
-    this.#intake = new Intake({ ...parts, controls: this.#controls, storage: this.ctx.storage, subscribers: this.#subscribers, state: () => this.#state(), gone: () => this.#gone() });
+    this.#intake = new Intake({ ...parts, controls: this.#controls, storage: this.ctx.storage, subscribers: this.#publisher, state: () => this.#state(), gone: () => this.#gone() });
     this.#life = new Lifecycle({ ...parts, meta: this.#meta, alarm: this.#alarm });
   }
 
@@ -166,9 +175,10 @@ export class RunObject extends DurableObject<RunEnv> {
     return this.#gone() ?? readPage(this.#reads(), after, limit);
   }
 
-  /** The run's status, viewer counts and producers (reads.ts). */
-  info(): Result<RunInfo> {
-    return this.#gone() ?? runInfo(this.#reads());
+  /** The run's status, viewer counts (here and on its shards) and producers (reads.ts). */
+  async info(): Promise<Result<RunInfo>> {
+    const info = this.#gone() ?? runInfo(this.#reads());
+    return info.ok ? { ...info, clients: addCounts(info.clients, await this.#shards.counts()) } : info;
   }
 
   /** Deletes the run's data now and closes its viewers (they see close code 4410). */
@@ -194,6 +204,8 @@ export class RunObject extends DurableObject<RunEnv> {
 
   async #erase(cause: "request" | "retention"): Promise<void> {
     const runId = this.#meta.get()?.runId;
+    this.#publisher.clear();
+    await this.#shards.erase();
     this.#subscribers.closeAll(CLOSE_RUN_DELETED, "run deleted");
     const waiting = this.#inputs;
     await this.#alarm.clear();
@@ -204,7 +216,7 @@ export class RunObject extends DurableObject<RunEnv> {
     logLine({ type: "run", event: "deleted", runId, cause });
   }
 
-  /** The one write (log.ts, `Write`): one transaction, then, with no await in between, the fan-out. */
+  /** The one write (log.ts, `Write`): one transaction, then, with no await in between, handed to the fan-out. */
   #write(...[runId, entries, opts = {}]: Parameters<Write>): StoredEntry[] {
     const now = Date.now();
     let segments: Segment[] | undefined;
@@ -221,7 +233,7 @@ export class RunObject extends DurableObject<RunEnv> {
       segments = folded ? segmentsOf(folded.order, rows) : undefined;
       return rows;
     });
-    this.#subscribers.publish(batch, segments);
+    this.#publisher.publish(batch, segments);
     if (batch.length > 0 || segments) this.#alarm.by(retentionDue(now, limits(this.env).retentionDays));
     return batch;
   }

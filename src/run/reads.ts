@@ -49,3 +49,11 @@ export function runInfo(run: ReadParts): Result<RunInfo> {
     rowsWritten: meta.rowsWritten + run.unstoredRows(),
   };
 }
+
+/** Viewer counts plus a fan-out tier's (shards.ts): `GET /` counts every viewer of the run. */
+export const addCounts = (clients: RunInfo["clients"], more: { sse: number; ws: number; session: number }): RunInfo["clients"] => ({
+  ...clients,
+  sse: clients.sse + more.sse,
+  ws: clients.ws + more.ws,
+  session: (clients.session ?? 0) + more.session,
+});

@@ -27,6 +27,7 @@ import {
   type ClaimReply,
   type Cursor as CursorValue,
 } from "../protocol/index.ts";
+import { SHARD_HEADER, SHARD_URL_HEADER } from "../run/shard.ts";
 import { subscribeRequest, type Transport } from "../run/subscribe.ts";
 import { authenticate, need } from "./auth.ts";
 import { limits } from "./config.ts";
@@ -192,9 +193,14 @@ run.delete("/", op.deleteRun, need("admin"), async (c) => {
 
 sessionRoutes(run, subscribe);
 
-function subscribe(c: Context<RunApp>, transport: Transport, after: CursorValue): Promise<Response> {
+async function subscribe(c: Context<RunApp>, transport: Transport, after: CursorValue): Promise<Response> {
   const { scope, exp } = c.var.auth;
-  return c.var.run.fetch(subscribeRequest({ transport, after, run: c.var.runId, scope, ...(exp !== undefined && { exp }) }));
+  const res = await c.var.run.fetch(subscribeRequest({ transport, after, run: c.var.runId, scope, ...(exp !== undefined && { exp }) }));
+  // A hot run's object sends new viewers to one of its fan-out shards (src/run/shards.ts): the upgrade goes there.
+  const shard = res.headers.get(SHARD_HEADER);
+  const fanout = c.env.FANOUT;
+  if (shard === null || !fanout) return res;
+  return fanout.get(fanout.idFromName(shard)).fetch(new Request(res.headers.get(SHARD_URL_HEADER)!, { headers: { Upgrade: "websocket" } }));
 }
 
 /** Message bodies are small; refuse a large one before reading it (the object checks the exact size). */

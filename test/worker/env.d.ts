@@ -5,7 +5,7 @@ declare global {
     interface Env extends RelayEnv {}
     interface GlobalProps {
       mainModule: typeof import("../../src/index");
-      durableNamespaces: "RunObject";
+      durableNamespaces: "RunObject" | "RunFanout";
     }
   }
 }
