@@ -275,19 +275,27 @@ function readWs(url$: Promise<string>, last: number, dl: Deadline): Promise<void
         const timer = setTimeout(() => finish(new Error(`${dl.what}: over its time budget (at id ${seen} of ${last})`)), dl.left());
         const finish = (err?: Error) => {
           clearTimeout(timer);
-          ws.onmessage = ws.onclose = ws.onerror = null;
+          ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
           ws.close();
           if (err) reject(err);
           else resolve();
         };
+        // Flow control, as the client library does it (docs/protocol.md): an ack at open, then every 256 KiB processed.
+        // The floor ignores them.
+        let unacked = 0;
+        const ack = () => ws.send(`{"type":"ack","after":${seen}}`);
+        ws.onopen = ack;
         ws.onmessage = (e) => {
-          const frame = JSON.parse(String(e.data)) as { type: string; events?: { id: number }[] };
+          const text = String(e.data);
+          const frame = JSON.parse(text) as { type: string; events?: { id: number }[] };
           if (frame.type !== "events") return;
           for (const ev of frame.events ?? []) {
             if (ev.id !== seen + 1) return finish(new Error(`WS: id ${ev.id} after ${seen}`));
             seen = ev.id;
           }
-          if (seen >= last) finish();
+          if (seen >= last) return finish();
+          unacked += text.length;
+          if (unacked >= 256 * 1024) (unacked = 0), ack();
         };
         ws.onerror = () => finish(new Error(`WS: error at id ${seen} of ${last}`));
         ws.onclose = (e) => finish(new Error(`WS: closed (${e.code}) at id ${seen} of ${last}`));

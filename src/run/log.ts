@@ -37,8 +37,20 @@ export type Write = (runId: string, entries: readonly NewEntry[] | ((now: number
 /** Data read into one page at most (about 4 MiB of text), before the row that passes it. */
 export const PAGE_CHARS = 4 * 1024 * 1024;
 
-/** Rows per INSERT: 4 bound values each, under SQLite's 100 parameters per statement. */
-const ROWS_PER_INSERT = 24;
+/**
+ * A batch is inserted by one statement (SQLite in a Durable Object binds at
+ * most 100 parameters, so a batch's values cannot all be bound): the entries'
+ * data go as one JSON array, which `json_each` turns back into rows, each
+ * `value` the data's exact text. A row is bound as it is when it is alone or
+ * large, and the array is cut so no bound value nears the 2 MB that a string
+ * may be in Durable Object SQLite (a line is at most 1 MiB; escaping can
+ * double a character, UTF-8 triple one).
+ */
+const INSERT_ONE = "INSERT INTO events (id, ts, type, data) VALUES (?, ?, ?, ?)";
+const INSERT_SAME_TYPE = "INSERT INTO events (id, ts, type, data) SELECT ? + key, ?, ?, value FROM json_each(?)";
+const INSERT_PAIRS = "INSERT INTO events (id, ts, type, data) SELECT ? + key, ?, value ->> 0, value ->> 1 FROM json_each(?)";
+/** Characters of data per JSON array at most; an entry with more than a quarter of that goes alone. */
+const ARRAY_CHARS = 256 * 1024;
 
 export class EventLog {
   constructor(private readonly sql: SqlStorage) {
@@ -57,16 +69,30 @@ export class EventLog {
 
   /** Appends entries after the current last id. Call inside a transaction. */
   append(entries: readonly NewEntry[], ts: number): StoredEntry[] {
+    if (entries.length === 0) return [];
     const first = this.lastId() + 1;
     const rows = entries.map((e, i): StoredEntry => ({ id: first + i, ts, type: e.type, data: e.data }));
-    for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
-      const chunk = rows.slice(i, i + ROWS_PER_INSERT);
-      this.sql.exec(
-        `INSERT INTO events (id, ts, type, data) VALUES ${chunk.map(() => "(?, ?, ?, ?)").join(", ")}`,
-        ...chunk.flatMap((r) => [r.id, r.ts, r.type, r.data]),
-      );
+    for (let from = 0; from < rows.length; ) {
+      let to = from + 1;
+      if (rows[from]!.data.length <= ARRAY_CHARS / 4) {
+        for (let chars = rows[from]!.data.length; to < rows.length; to++) {
+          const size = rows[to]!.data.length;
+          if (size > ARRAY_CHARS / 4 || chars + size > ARRAY_CHARS) break;
+          chars += size;
+        }
+      }
+      this.#insert(rows.slice(from, to), ts);
+      from = to;
     }
     return rows;
+  }
+
+  /** One INSERT for consecutive rows. */
+  #insert(rows: readonly StoredEntry[], ts: number): void {
+    const { id, type, data } = rows[0]!;
+    if (rows.length === 1) this.sql.exec(INSERT_ONE, id, ts, type, data);
+    else if (rows.every((r) => r.type === type)) this.sql.exec(INSERT_SAME_TYPE, id, ts, type, JSON.stringify(rows.map((r) => r.data)));
+    else this.sql.exec(INSERT_PAIRS, id, ts, JSON.stringify(rows.map((r) => [r.type, r.data])));
   }
 
   /**

@@ -14,16 +14,14 @@ export class RowCounter {
 
   constructor(sql: SqlStorage) {
     const cursors = this.#cursors;
+    const exec = (query: string, ...bindings: SqlStorageValue[]) => {
+      const cursor = sql.exec(query, ...bindings);
+      if (!/^\s*SELECT/i.test(query)) cursors.push(cursor); // reads write nothing: not kept
+      return cursor;
+    };
     this.sql = new Proxy(sql, {
       get(target, prop) {
-        if (prop === "exec") {
-          return (query: string, ...bindings: unknown[]) => {
-            const cursor = target.exec(query, ...bindings);
-            if (!/^\s*SELECT/i.test(query)) cursors.push(cursor); // reads write nothing: not kept
-
-            return cursor;
-          };
-        }
+        if (prop === "exec") return exec;
         const value = Reflect.get(target, prop, target) as unknown;
         return typeof value === "function" ? value.bind(target) : value;
       },

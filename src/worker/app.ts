@@ -74,9 +74,13 @@ export function createRelay(options: RelayOptions = {}): Hono<AppEnv> {
   return app;
 }
 
+/** ALLOWED_ORIGINS, split once per env object (the env is the same object from request to request). */
+const origins = new WeakMap<Env, string[]>();
+
 /** CORS: the origins in ALLOWED_ORIGINS; under `npm run dev`, any. */
 function allowedOrigin(origin: string, c: Context<AppEnv>): string | null {
-  const allowed = (c.env.ALLOWED_ORIGINS ?? "").split(",").map((o) => o.trim()).filter(Boolean);
+  let allowed = origins.get(c.env);
+  if (!allowed) origins.set(c.env, (allowed = (c.env.ALLOWED_ORIGINS ?? "").split(",").map((o) => o.trim()).filter(Boolean)));
   if (allowed.includes(origin)) return origin;
   if (isDev(c.env) && (allowed.length === 0 || allowed.includes("*"))) return "*";
   return null;

@@ -42,22 +42,52 @@ const byteCount = (value: string | null | undefined): number | undefined => {
 
 const isJson = (res: Response) => /^application\/json\b/i.test(res.headers.get("Content-Type") ?? "");
 
+/** UTF-8 bytes of a string: its length when it is ASCII (most JSON), without encoding it. */
+// eslint-disable-next-line no-control-regex
+const utf8Bytes = (text: string): number => (/[^\x00-\x7f]/.test(text) ? new TextEncoder().encode(text).byteLength : text.length);
+
+type Respond = (data: unknown, ...rest: unknown[]) => Response;
+
+/**
+ * Notes the text of each string body the handlers answer with (hono's
+ * `c.body`, and `c.json`, which is `c.body` of the JSON text with a default
+ * Content-Type), so its size is known without reading the response again.
+ */
+function noteBodies(c: Context): () => string | undefined {
+  let text: string | undefined;
+  const body = c.body as unknown as Respond;
+  c.body = ((data: unknown, ...rest: unknown[]) => {
+    text = typeof data === "string" ? data : undefined;
+    return body(data, ...rest);
+  }) as unknown as typeof c.body;
+  // As hono's own `c.json`: `{ "Content-Type": "application/json", ...headers }` over the given headers.
+  c.json = ((value: unknown, arg?: unknown, headers?: Record<string, string | string[]>) =>
+    c.body(JSON.stringify(value), arg as never, { "Content-Type": "application/json", ...headers })) as unknown as typeof c.json;
+  return () => text;
+}
+
 /**
  * hono middleware: one `type: "request"` line per request, once the response
  * is ready — for SSE and WebSocket upgrades that is when the stream starts
- * (status 200 or 101), not when it ends. A JSON response without a
- * Content-Length (every one the relay builds from a string) is read once and
- * sent with one, so the line can give `bytesOut`, and, for an error, the
- * `error` code of its body. Register it first, so it sees every response,
- * errors and 404s included.
+ * (status 200 or 101), not when it ends. `bytesOut` is the Content-Length,
+ * or the size of the string a handler answered with (the response is not
+ * read again for it); an error response is read once and sent with a
+ * Content-Length, so the line also gives the `error` code of its body.
+ * Register it first, so it sees every response, errors and 404s included.
  */
 export const logRequests: MiddlewareHandler = async (c, next) => {
   const start = Date.now();
+  const answered = noteBodies(c);
   await next();
   let res = c.res;
   let bytesOut = byteCount(res.headers.get("Content-Length"));
   let error: string | undefined; // the code of an error body
-  if (res.body !== null && isJson(res) && (bytesOut === undefined || res.status >= 400)) {
+  const json = res.body !== null && isJson(res);
+  if (json && bytesOut === undefined && res.status < 400) {
+    const text = answered();
+    if (text !== undefined) bytesOut = utf8Bytes(text);
+  }
+  if (json && (bytesOut === undefined || res.status >= 400)) {
     const body = await res.arrayBuffer();
     bytesOut = body.byteLength;
     if (res.status >= 400) error = errorCodeOf(body);
