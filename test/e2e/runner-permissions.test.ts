@@ -60,19 +60,21 @@ function toolResult(log: Entry[]): Json {
   return ((user.data.message as Json).content as Json[])[0]!;
 }
 
-async function start(name: string, args: string[]) {
+type Ctx = Parameters<typeof startRunner>[3];
+
+async function start(name: string, args: string[], ctx: Ctx) {
   const runId = newRunId(name);
   const { cwd, target } = await dirs(name);
   const viewer = await relay().watch(runId);
   await viewer.opened;
-  const runner = startRunner(["exec", "--prompt", `please [write ${target}]`, "--spool-dir", cwd, ...args, "--", ...claude], await env(runId), cwd);
+  const runner = startRunner(["exec", "--prompt", `please [write ${target}]`, "--spool-dir", cwd, ...args, "--", ...claude], await env(runId), cwd, ctx);
   const prompt = await line(viewer, "the permission prompt", isPrompt);
   return { runId, target, viewer, runner, prompt, requestId: prompt.request_id as string, request: prompt.request as Json };
 }
 
-describe("runrelay exec with claude: a tool that needs permission asks the participants", () => {
-  it("allowed: the file is written, the tool result is no error, the run completes; a second answer is refused", async () => {
-    const { runId, target, runner, requestId, request } = await start("perm-allow", []);
+describe.concurrent("runrelay exec with claude: a tool that needs permission asks the participants", () => {
+  it("allowed: the file is written, the tool result is no error, the run completes; a second answer is refused", async (ctx) => {
+    const { runId, target, runner, requestId, request } = await start("perm-allow", [], ctx);
     expect(request).toMatchObject({ subtype: "can_use_tool", tool_name: "Write", input: { file_path: target, content: WRITTEN } });
     const res = await post(runId, answer(requestId, { behavior: "allow", updatedInput: request.input as Json }));
     expect(res.status).toBe(200);
@@ -89,8 +91,8 @@ describe("runrelay exec with claude: a tool that needs permission asks the parti
     expect(runner.stderr()).toContain(`answer to ${requestId} passed to the agent`);
   });
 
-  it("denied: no file, the tool result is an error with the participant's message, the run completes", async () => {
-    const { runId, target, runner, requestId } = await start("perm-deny", []);
+  it("denied: no file, the tool result is an error with the participant's message, the run completes", async (ctx) => {
+    const { runId, target, runner, requestId } = await start("perm-deny", [], ctx);
     expect((await post(runId, answer(requestId, { behavior: "deny", message: "not in that folder" }))).status).toBe(200);
     expect(await runner.exit, runner.stderr()).toBe(0);
 
@@ -100,8 +102,8 @@ describe("runrelay exec with claude: a tool that needs permission asks the parti
     expect(log.at(-1)!.data).toEqual({ status: "completed" });
   });
 
-  it("--permission-timeout: a prompt no one answers is denied by the runner, and the denial is in the log", async () => {
-    const { runId, target, runner, requestId } = await start("perm-timeout", ["--permission-timeout", "2"]);
+  it("--permission-timeout: a prompt no one answers is denied by the runner, and the denial is in the log", async (ctx) => {
+    const { runId, target, runner, requestId } = await start("perm-timeout", ["--permission-timeout", "2"], ctx);
     expect(await runner.exit, runner.stderr()).toBe(0);
 
     expect(existsSync(target)).toBe(false);
@@ -113,8 +115,8 @@ describe("runrelay exec with claude: a tool that needs permission asks the parti
     expect(log.at(-1)!.data).toEqual({ status: "completed" });
   });
 
-  it("two initialize requests: the first goes to Claude Code, the second is answered from its reply", async () => {
-    const { runId, viewer, runner, requestId } = await start("perm-init", []);
+  it("two initialize requests: the first goes to Claude Code, the second is answered from its reply", async (ctx) => {
+    const { runId, viewer, runner, requestId } = await start("perm-init", [], ctx);
     const inits = [crypto.randomUUID(), crypto.randomUUID()].map((id) => ({
       type: "control_request",
       request_id: id,
@@ -133,10 +135,10 @@ describe("runrelay exec with claude: a tool that needs permission asks the parti
     expect(inits.map((i) => log.filter((e) => responseIn(e, i.request_id)).length)).toEqual([1, 1]);
   });
 
-  it("an interrupt control request stops the turn; Claude Code answers it; the run ends cancelled", async () => {
+  it("an interrupt control request stops the turn; Claude Code answers it; the run ends cancelled", async (ctx) => {
     const runId = newRunId("perm-interrupt");
     const { cwd } = await dirs("perm-interrupt");
-    const runner = startRunner(["exec", "--prompt", `slowly [hang] ${runId}`, "--spool-dir", cwd, "--", ...claude], await env(runId), cwd);
+    const runner = startRunner(["exec", "--prompt", `slowly [hang] ${runId}`, "--spool-dir", cwd, "--", ...claude], await env(runId), cwd, ctx);
     await fake.requests.until((r) => r.some((x) => x.lastUserText.includes(runId)), "the slow request");
     const stop = { type: "control_request", request_id: crypto.randomUUID(), request: { subtype: "interrupt" } };
     expect((await post(runId, stop)).status).toBe(200);
@@ -149,12 +151,12 @@ describe("runrelay exec with claude: a tool that needs permission asks the parti
 });
 
 describe("runrelay sdk: canUseTool asks the participants in the same wire form", () => {
-  it("the prompt follows the tool use; two initializes are answered alike; allowed, the file is written", async () => {
+  it("the prompt follows the tool use; two initializes are answered alike; allowed, the file is written", async (ctx) => {
     const runId = newRunId("perm-sdk");
     const { cwd, target } = await dirs("perm-sdk");
     const viewer = await relay().watch(runId);
     await viewer.opened;
-    const runner = startRunner(["sdk", "--prompt", `please [write ${target}]`, "--cwd", cwd, "--spool-dir", cwd], await env(runId));
+    const runner = startRunner(["sdk", "--prompt", `please [write ${target}]`, "--cwd", cwd, "--spool-dir", cwd], await env(runId), undefined, ctx);
     const prompt = await line(viewer, "the permission prompt", isPrompt);
     const requestId = prompt.request_id as string;
     const request = prompt.request as Json;
