@@ -65,4 +65,10 @@ export function limits(env: LimitVars): Limits {
 /** Viewers per object of the fan-out tier (FANOUT_SHARD_SIZE, default 500): the run object's, then each shard's (shards.ts). */
 export const DEFAULT_FANOUT_SHARD_SIZE = 500;
 const ShardSize = z.coerce.number().int().positive().catch(DEFAULT_FANOUT_SHARD_SIZE).default(DEFAULT_FANOUT_SHARD_SIZE);
-export const fanoutShardSize = (env: LimitVars): number => ShardSize.parse(env.FANOUT_SHARD_SIZE);
+const shardSizes = new WeakMap<object, number>();
+/** Parsed once per env object, like `limits`: every new viewer asks. */
+export function fanoutShardSize(env: LimitVars): number {
+  let size = shardSizes.get(env);
+  if (size === undefined) shardSizes.set(env, (size = ShardSize.parse(env.FANOUT_SHARD_SIZE)));
+  return size;
+}

@@ -48,7 +48,7 @@ export const PAGE_CHARS = 4 * 1024 * 1024;
  */
 const INSERT_ONE = "INSERT INTO events (id, ts, type, data) VALUES (?, ?, ?, ?)";
 const INSERT_SAME_TYPE = "INSERT INTO events (id, ts, type, data) SELECT ? + key, ?, ?, value FROM json_each(?)";
-const INSERT_PAIRS = "INSERT INTO events (id, ts, type, data) SELECT ? + key, ?, value ->> 0, value ->> 1 FROM json_each(?)";
+const INSERT_ROWS = "INSERT INTO events (id, ts, type, data) SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?)";
 /** Characters of data per JSON array at most; an entry with more than a quarter of that goes alone. */
 const ARRAY_CHARS = 256 * 1024;
 
@@ -72,6 +72,12 @@ export class EventLog {
     if (entries.length === 0) return [];
     const first = this.lastId() + 1;
     const rows = entries.map((e, i): StoredEntry => ({ id: first + i, ts, type: e.type, data: e.data }));
+    this.insert(rows);
+    return rows;
+  }
+
+  /** Stores entries that already have their ids, in as few statements as their size allows. Call inside a transaction. */
+  insert(rows: readonly StoredEntry[]): void {
     for (let from = 0; from < rows.length; ) {
       let to = from + 1;
       if (rows[from]!.data.length <= ARRAY_CHARS / 4) {
@@ -81,18 +87,18 @@ export class EventLog {
           chars += size;
         }
       }
-      this.#insert(rows.slice(from, to), ts);
+      this.#insertSome(rows.slice(from, to));
       from = to;
     }
-    return rows;
   }
 
-  /** One INSERT for consecutive rows. */
-  #insert(rows: readonly StoredEntry[], ts: number): void {
-    const { id, type, data } = rows[0]!;
+  /** One INSERT: a batch's rows (consecutive ids, one time, one type) as their data only; others whole. */
+  #insertSome(rows: readonly StoredEntry[]): void {
+    const { id, ts, type, data } = rows[0]!;
     if (rows.length === 1) this.sql.exec(INSERT_ONE, id, ts, type, data);
-    else if (rows.every((r) => r.type === type)) this.sql.exec(INSERT_SAME_TYPE, id, ts, type, JSON.stringify(rows.map((r) => r.data)));
-    else this.sql.exec(INSERT_PAIRS, id, ts, JSON.stringify(rows.map((r) => [r.type, r.data])));
+    else if (rows.every((r, i) => r.id === id + i && r.ts === ts && r.type === type)) {
+      this.sql.exec(INSERT_SAME_TYPE, id, ts, type, JSON.stringify(rows.map((r) => r.data)));
+    } else this.sql.exec(INSERT_ROWS, JSON.stringify(rows.map((r) => [r.id, r.ts, r.type, r.data])));
   }
 
   /**

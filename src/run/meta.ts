@@ -25,6 +25,12 @@ export const isEnded = (status: RunStatus): status is FinalStatus =>
   status === "completed" || status === "failed" || status === "cancelled";
 
 export class RunMeta {
+  /**
+   * The tombstone's time, read once: every request asks, and only `bury`
+   * writes it (a deletion wipes the storage and opens a new RunMeta).
+   */
+  #deletedAt: number | null | undefined;
+
   constructor(private readonly sql: SqlStorage) {
     sql.exec(`CREATE TABLE IF NOT EXISTS run (
       one        INTEGER PRIMARY KEY CHECK (one = 1),
@@ -43,12 +49,15 @@ export class RunMeta {
 
   /** When the run was deleted (by DELETE or retention), or null. A deleted run is never recreated. */
   deletedAt(): number | null {
-    return this.sql.exec<{ at: number }>("SELECT deleted_at AS at FROM tombstone").toArray()[0]?.at ?? null;
+    this.#deletedAt ??= this.sql.exec<{ at: number }>("SELECT deleted_at AS at FROM tombstone").toArray()[0]?.at ?? null;
+    return this.#deletedAt;
   }
 
   /** Marks the run deleted, in storage that has just been wiped. */
   bury(now: number): void {
+    this.#deletedAt = undefined;
     this.sql.exec("INSERT INTO tombstone (deleted_at) VALUES (?)", now);
+    this.#deletedAt = now;
   }
 
   /** The run's row, or null if nothing has been written yet. */

@@ -33,16 +33,14 @@ export function createRelay(options: RelayOptions = {}): Hono<AppEnv> {
   app.onError(onError);
   app.notFound((c) => errorResponse(404, "not_found", `no route for ${c.req.method} ${c.req.path}`));
   app.use(logRequests); // first: one log line for every request, errors and 404s included
-  app.use(
-    "/api/*",
-    cors({
-      origin: allowedOrigin,
-      allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
-      allowHeaders: ["Authorization", "Content-Type", "Last-Event-ID", IDEMPOTENCY_HEADER, ProducerHeaders.id, ProducerHeaders.epoch, ProducerHeaders.seq],
-      exposeHeaders: [NEXT_OFFSET_HEADER, ProducerHeaders.epoch, ProducerHeaders.seq, ProducerHeaders.expectedSeq, ProducerHeaders.receivedSeq],
-      maxAge: 600,
-    }),
-  );
+  const preflight = cors({
+    origin: allowedOrigin,
+    allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
+    allowHeaders: ["Authorization", "Content-Type", "Last-Event-ID", IDEMPOTENCY_HEADER, ProducerHeaders.id, ProducerHeaders.epoch, ProducerHeaders.seq],
+    exposeHeaders: EXPOSE_HEADERS,
+    maxAge: 600,
+  });
+  app.use("/api/*", (c, next) => (c.req.method === "OPTIONS" ? preflight(c, next) : corsHeaders(c, next)));
   // Public, and served even before a secret is set: the document describes the API, it holds nothing.
   app.get(OPENAPI_PATH, openApiDocument(app));
   app.use(requireConfigured);
@@ -72,6 +70,35 @@ export function createRelay(options: RelayOptions = {}): Hono<AppEnv> {
 
   app.route(`${API_BASE}/:runId`, run);
   return app;
+}
+
+const EXPOSE_HEADERS = [NEXT_OFFSET_HEADER, ProducerHeaders.epoch, ProducerHeaders.seq, ProducerHeaders.expectedSeq, ProducerHeaders.receivedSeq];
+const EXPOSED = EXPOSE_HEADERS.join(",");
+
+/**
+ * CORS on every response but a preflight (hono's `cors()` answers those): the
+ * headers hono's `cors()` adds, set once on the final response. hono's sets
+ * them on a placeholder response before the handler runs, which the handler's
+ * response then copies, and rebuilds the final response to append `Vary`:
+ * three Response objects more on every request.
+ */
+async function corsHeaders(c: Context<AppEnv>, next: () => Promise<void>): Promise<void> {
+  await next();
+  const origin = allowedOrigin(c.req.header("origin") || "", c);
+  const add = (headers: Headers) => {
+    if (origin) headers.set("Access-Control-Allow-Origin", origin);
+    headers.set("Access-Control-Expose-Headers", EXPOSED);
+    headers.append("Vary", "Origin");
+  };
+  try {
+    add(c.res.headers);
+  } catch {
+    // A response whose headers are immutable (an upgrade answered by the run object): copied, as hono does.
+    const res = new Response(c.res.body, c.res);
+    add(res.headers);
+    c.res = undefined;
+    c.res = res;
+  }
 }
 
 /** ALLOWED_ORIGINS, split once per env object (the env is the same object from request to request). */

@@ -4,7 +4,7 @@
  * dense ids, and the rows written count one row per line.
  */
 import { describe, expect, it } from "vitest";
-import { append, appendOk, call, info, newRunId, readAll } from "./support";
+import { append, appendOk, call, complete, info, newRunId, postJson, readAll } from "./support";
 
 /** Raw NDJSON, so lines keep their exact text (spacing, escapes, key order). */
 const raw = (lines: readonly string[]) => lines.join("\n") + "\n";
@@ -55,5 +55,17 @@ describe("POST /events: storing a batch", () => {
     const log = await readAll(runId);
     expect(log.map((e) => e.id)).toEqual(Array.from({ length: 2501 }, (_, i) => i + 1));
     expect(log.slice(1).map((e) => e.data)).toEqual(lines);
+  });
+
+  it("stores entries of several types in one write: ending with queued inputs logs them undelivered, then the status", async () => {
+    const runId = newRunId("mixed");
+    await appendOk(runId, [{ type: "user", n: 1 }]);
+    for (const message of ["one", "two \"quoted\""]) expect((await postJson(runId, "/messages", { message })).status).toBe(202);
+    expect((await complete(runId, "failed", "gave up")).status).toBe(200);
+    const log = await readAll(runId);
+    expect(log.map((e) => [e.id, e.type])).toEqual([[1, "sdk"], [2, "input"], [3, "input"], [4, "input"], [5, "status"]]);
+    expect(log[3]!.data).toMatchObject({ kind: "undelivered", inputIds: [1, 2] });
+    expect(log[4]!.data).toEqual({ status: "failed", reason: "gave up" });
+    expect(new Set(log.slice(3).map((e) => e.ts)).size).toBe(1);
   });
 });
