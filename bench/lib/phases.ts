@@ -356,6 +356,7 @@ export const messages: Phase = async (ctx) => {
 export const ingestWithViewers: Phase = async (ctx) => {
   const { t, sizes } = ctx;
   const samples: PhaseResult["samples"] = {};
+  const values: PhaseResult["values"] = {};
   for (const v of sizes.ingestViewers) {
     const dl = new Deadline(CONNECT_MS(v) + 60_000 + sizes.ingestBatches * (DELIVER_MS + 5_000), `ingest with ${v} viewers`);
     const run = t.newRun(`ingest${v}`);
@@ -365,6 +366,7 @@ export const ingestWithViewers: Phase = async (ctx) => {
     const ingest: number[] = [];
     const deliver: number[] = [];
     let missed = 0;
+    let wrong = 0;
     try {
       const batches = Array.from({ length: sizes.ingestBatches + 2 }, (_, b) => storedLines(sizes.batchLines, b * sizes.batchLines));
       for (let b = 0; b < batches.length; b++) {
@@ -374,6 +376,7 @@ export const ingestWithViewers: Phase = async (ctx) => {
         const t1 = now();
         const r = v > 0 ? await ctx.pool.until(last, Math.min(DELIVER_MS, dl.left())) : null;
         if (r && r.missing > 0) missed++;
+        if (r) wrong = r.wrong;
         if (b < 2) continue; // warm-up
         ingest.push(t1 - t0);
         if (r) deliver.push(r.at - t0);
@@ -382,11 +385,13 @@ export const ingestWithViewers: Phase = async (ctx) => {
       if (v > 0) await ctx.pool.close();
     }
     if (missed > 0) ctx.note(`${t.name}: ingest with ${v} viewers: ${missed} batch(es) did not reach every viewer within ${DELIVER_MS / 1000} s`);
+    if (v > 0) values[`wrong.${v}`] = wrong;
+    if (wrong > 0) ctx.note(`${t.name}: ingest with ${v} viewers: ${wrong} viewer(s) received an id that was not the next one (a gap, a repeat or out of order)`);
     samples[`ingest.${v}`] = ingest;
     if (v > 0) samples[`deliver.${v}`] = deliver;
     await sleep(500 + v); // closed viewers are noticed and let go before the next measurement
   }
-  return { values: {}, samples };
+  return { values, samples };
 };
 
 /** Rows written per 1,000 stream_event delta lines, from the run's `rowsWritten` (null when it does not report one). */

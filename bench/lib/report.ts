@@ -78,6 +78,10 @@ export function metrics(s: Sizes): Metric[] {
     m.push({ key: `ingest.${v}.p99`, label: `ingest latency p99, ${s.batchLines}-line batch, ${who}`, unit: "ms", better: "lower", phase: "viewers", from: "pct", sample: `ingest.${v}`, p: 99 });
     if (v > 0) {
       m.push({ key: `deliver.${v}.p50`, label: `  until all ${who} have it, p50`, unit: "ms", better: "lower", phase: "viewers", from: "pct", sample: `deliver.${v}`, p: 50 });
+      if (s.ingestViewers.includes(0)) {
+        m.push({ key: `ingest.${v}.x`, label: `  ingest p50 with ${who} / with none`, unit: "x", better: "lower", phase: "viewers", from: "ratio", num: `ingest.${v}.p50`, den: "ingest.0.p50" });
+      }
+      m.push({ key: `wrong.${v}`, label: `  of the ${who}, those that missed, repeated or reordered an id`, unit: "count", better: "lower", phase: "viewers", from: "value", value: `wrong.${v}` });
     }
   }
   m.push({ key: "rows.per1000", label: `rows written per 1,000 stream_event deltas (batches of ${s.deltaBatch})`, unit: "rows", better: "lower", phase: "rows", from: "value", value: "rows.per1000" });

@@ -4,7 +4,9 @@
  * parsing what they receive. SSE viewers are `eventsource` EventSources,
  * WebSocket viewers are Node's WebSocket: the clients a frontend uses.
  *
- * Each viewer keeps the last id it received. Stamped lines (a `bench.sentAt`
+ * Each viewer keeps the last id it received, and counts every entry whose id
+ * is not the one after it (a gap, a repeat or a reordering: none is expected;
+ * `until` replies with how many viewers had one). Stamped lines (a `bench.sentAt`
  * field, ms on the shared clock `performance.timeOrigin + performance.now()`)
  * give one latency sample per viewer per line.
  *
@@ -28,7 +30,7 @@ export type Command =
 
 export type Reply =
   | { op: "opened"; open: Record<Transport, number>; failed: number; ms: number }
-  | { op: "reached"; id: number; missing: number; at: number }
+  | { op: "reached"; id: number; missing: number; at: number; wrong: number }
   | { op: "samples"; sse: Float64Array; ws: Float64Array }
   | { op: "closed" }
   | { op: "error"; message: string };
@@ -36,6 +38,8 @@ export type Reply =
 interface Viewer {
   transport: Transport;
   last: number;
+  /** Entries received whose id was not `last + 1`. */
+  wrong: number;
   /** The highest `bench_k` of a stamped delta received. */
   k: number;
   close(): void;
@@ -57,9 +61,14 @@ let target = Infinity;
 let reached = 0;
 let onReached: (() => void) | null = null;
 
-function advance(v: Viewer, id: number): void {
+/** An entry received: it must be the one after the last. */
+function entry(v: Viewer, id: number): void {
+  if (id !== v.last + 1) v.wrong++;
   reach(v, id, "last");
 }
+
+/** The cursor a viewer's URL starts it after. */
+const startOf = (url: string) => Number(new URL(url).searchParams.get("after") ?? 0) || 0;
 
 /** Moves a viewer's id or k forward; counts it if `until` waits on that one and it has just reached the target. */
 function reach(v: Viewer, x: number, field: "last" | "k"): void {
@@ -89,7 +98,7 @@ function delta(v: Viewer, line: unknown, at: number): void {
 function openSse(url: string): Promise<Viewer | null> {
   return new Promise((resolve) => {
     const es = new EventSource(url);
-    const v: Viewer = { transport: "sse", last: 0, k: -Infinity, close: () => es.close() };
+    const v: Viewer = { transport: "sse", last: startOf(url), wrong: 0, k: -Infinity, close: () => es.close() };
     es.onmessage = (e) => {
       const at = now();
       if (stamped || deltas) {
@@ -97,7 +106,7 @@ function openSse(url: string): Promise<Viewer | null> {
         if (stamped) stamp(v, data, at);
         if (deltas) delta(v, data, at);
       }
-      advance(v, Number(e.lastEventId));
+      entry(v, Number(e.lastEventId));
     };
     es.addEventListener("delta", (e) => {
       const at = now();
@@ -115,7 +124,7 @@ function openSse(url: string): Promise<Viewer | null> {
 function openWs(url: string): Promise<Viewer | null> {
   return new Promise((resolve) => {
     const ws = new WebSocket(url);
-    const v: Viewer = { transport: "ws", last: 0, k: -Infinity, close: () => ws.close() };
+    const v: Viewer = { transport: "ws", last: startOf(url), wrong: 0, k: -Infinity, close: () => ws.close() };
     ws.onmessage = (e) => {
       const at = now();
       const frame = JSON.parse(String(e.data)) as { type?: string; events?: { id: number; data: unknown }[]; event?: unknown };
@@ -126,7 +135,7 @@ function openWs(url: string): Promise<Viewer | null> {
       if (frame.type !== "events" || !frame.events?.length) return;
       if (stamped) for (const ev of frame.events) stamp(v, ev.data, at);
       if (deltas) for (const ev of frame.events) delta(v, ev.data, at);
-      advance(v, frame.events[frame.events.length - 1]!.id);
+      for (const ev of frame.events) entry(v, ev.id);
     };
     ws.onopen = () => resolve(v);
     ws.onerror = () => resolve(null);
@@ -188,7 +197,7 @@ function until(cmd: Extract<Command, { op: "until" }>): Promise<Reply> {
       onReached = null;
       target = Infinity;
       by = "id";
-      resolve({ op: "reached", id: cmd.id, missing: viewers.length - reached, at: now() });
+      resolve({ op: "reached", id: cmd.id, missing: viewers.length - reached, at: now(), wrong: viewers.filter((v) => v.wrong > 0).length });
     };
     const timer = setTimeout(finish, cmd.timeoutMs);
     onReached = finish;

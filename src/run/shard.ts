@@ -30,10 +30,11 @@ import {
 import { AlarmClock } from "./alarm.ts";
 import type { Segment } from "./drafts.ts";
 import { limits, type LimitVars } from "./limits.ts";
-import { EventLog, type StoredEntry } from "./log.ts";
+import { EventLog } from "./log.ts";
 import { fail, failureResponse, type Result } from "./result.ts";
 import { onFrame, type SocketHost } from "./sockets.ts";
 import { parseSubscribe } from "./subscribe.ts";
+import { Publisher } from "./publisher.ts";
 import { Subscribers, type RunState } from "./subscribers.ts";
 
 /** One feed from the run object. */
@@ -71,8 +72,6 @@ export interface FanoutEnv extends LimitVars {
   FANOUT?: DurableObjectNamespace<RunFanout>;
 }
 
-const ROWS_PER_INSERT = 24;
-
 interface ShardMeta {
   runId: string;
   ended: FinalStatus | null;
@@ -85,6 +84,7 @@ interface ShardMeta {
 export class RunFanout extends DurableObject<LimitVars> {
   #log!: EventLog;
   #subscribers!: Subscribers;
+  #publisher!: Publisher;
   #meta: ShardMeta | null = null;
   readonly #alarm: AlarmClock;
   readonly #sockets: SocketHost = {
@@ -111,12 +111,13 @@ export class RunFanout extends DurableObject<LimitVars> {
     )`);
     const row = sql.exec<{ meta: string }>("SELECT meta FROM shard WHERE id = 1").toArray()[0];
     this.#meta = row ? (JSON.parse(row.meta) as ShardMeta) : null;
+    this.#publisher = new Publisher({ ctx: this.ctx, subscribers: () => this.#subscribers, drafts: () => this.#meta?.drafts ?? [], state: () => this.#state() });
     this.#subscribers = new Subscribers(
       this.ctx,
       this.#log,
       () => this.#state(),
       (at) => this.#alarm.by(at),
-      () => this.#meta?.drafts ?? [],
+      () => this.#publisher.drafts() ?? this.#meta?.drafts ?? [],
       () => limits(this.env).sseMaxBufferBytes,
     );
   }
@@ -140,7 +141,7 @@ export class RunFanout extends DurableObject<LimitVars> {
           gap = true;
           break;
         }
-        this.#insert(fresh);
+        this.#log.insert(fresh);
         last = fresh.at(-1)!.id;
         out.push({ entries: fresh });
       }
@@ -150,7 +151,7 @@ export class RunFanout extends DurableObject<LimitVars> {
       this.#meta = next;
     });
     const entries = out.flatMap((s) => ("entries" in s ? s.entries : []));
-    this.#subscribers.publish(entries, out);
+    this.#publisher.publish(entries, out);
     return this.#reply();
   }
 
@@ -161,6 +162,7 @@ export class RunFanout extends DurableObject<LimitVars> {
 
   /** The run was deleted: its viewers here are closed with 4410, and the copy of its log is deleted. */
   async erase(): Promise<void> {
+    this.#publisher.clear();
     this.#subscribers.closeAll(CLOSE_RUN_DELETED, "run deleted");
     await this.#alarm.clear();
     await this.ctx.storage.deleteAll();
@@ -206,17 +208,6 @@ export class RunFanout extends DurableObject<LimitVars> {
     const lastId = this.#log.lastId();
     const meta = this.#meta;
     return { lastId, ended: meta?.ended && lastId >= meta.endId ? meta.ended : null };
-  }
-
-  /** Entries with the run's ids and times. */
-  #insert(rows: readonly StoredEntry[]): void {
-    for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
-      const chunk = rows.slice(i, i + ROWS_PER_INSERT);
-      this.ctx.storage.sql.exec(
-        `INSERT INTO events (id, ts, type, data) VALUES ${chunk.map(() => "(?, ?, ?, ?)").join(", ")}`,
-        ...chunk.flatMap((r) => [r.id, r.ts, r.type, r.data]),
-      );
-    }
   }
 
   /** A message or interrupt from a WebSocket viewer here goes to the run object, as it would from one there. */

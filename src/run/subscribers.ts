@@ -44,6 +44,9 @@ export interface RunState {
   ended: FinalStatus | null;
 }
 
+/** A batch's frames, built once per transport and kind of viewer, for every part of its publishing. */
+export type BatchFrames = Partial<Record<string, Frame[]>>;
+
 const RUN_TAG = "run:";
 const SCOPE_TAG = "scope:";
 
@@ -137,18 +140,23 @@ export class Subscribers {
    * Fans a batch that was just written out to every subscriber: its entries,
    * with its live deltas in order (`segments`; default: the entries only),
    * the frames built once per transport. Call right after the write, with no
-   * `await` in between.
+   * `await` in between; or, as the publisher does (publisher.ts), later and
+   * to a few `sockets` at a time, with the same `frames` for every part.
    */
-  publish(batch: readonly StoredEntry[], segments?: readonly Segment[]): void {
+  publish(
+    batch: readonly StoredEntry[],
+    segments?: readonly Segment[],
+    sockets: readonly WebSocket[] = this.ctx.getWebSockets(),
+    frames: BatchFrames = {},
+  ): void {
     const parts = segments ?? [{ entries: batch }];
     const firstDelta = parts.find((p) => "delta" in p);
     // The id before the batch: before its first entry, or the position of its deltas.
     const before = batch.length > 0 ? batch[0]!.id - 1 : firstDelta && "delta" in firstDelta ? firstDelta.after : undefined;
     if (before === undefined) return;
-    const frames: Partial<Record<string, Frame[]>> = {};
     let state: RunState | undefined;
     const now = Date.now();
-    for (const ws of this.ctx.getWebSockets()) {
+    for (const ws of sockets) {
       const att = attachment(ws);
       if (!att) continue;
       if (expired(att, now)) {
