@@ -62,6 +62,7 @@ const HELP = `npm run bench [-- flags]
 
   --quick                small sizes (2,000 events, 5 + 5 viewers …), 1 round: for development
   --json                 print JSON instead of the table
+  --bare-floor           the floor without static assets (bench/floor/bare.toml): no asset router in front of it
   --rounds N             rounds per target, alternating relay / floor (default 3; --quick 1)
   --only a,b             run only these phases: ${Object.keys(PHASES).join(", ")}
   --viewers N            fan-out: SSE viewers, and as many WebSocket viewers (default 100)
@@ -81,6 +82,8 @@ const HELP = `npm run bench [-- flags]
 
 interface Options {
   sizes: Sizes;
+  /** The floor without static assets (bench/floor/bare.toml). */
+  bareFloor: boolean;
   rounds: number;
   json: boolean;
   quick: boolean;
@@ -94,6 +97,7 @@ function options(argv: string[]): Options | null {
     options: {
       quick: { type: "boolean" },
       json: { type: "boolean" },
+      "bare-floor": { type: "boolean" },
       help: { type: "boolean", short: "h" },
       rounds: { type: "string" },
       only: { type: "string" },
@@ -134,6 +138,7 @@ function options(argv: string[]): Options | null {
   return {
     quick,
     json: values.json ?? false,
+    bareFloor: values["bare-floor"] ?? false,
     rounds: int("rounds", quick ? 1 : 3),
     phases,
     sizes: {
@@ -210,7 +215,7 @@ async function main(): Promise<number> {
     const relayDev = await startDev({ name: "relay", root: ROOT, cwd: ROOT, vars: { RELAY_SECRET: secret }, timeoutMs: 120_000 });
     stops.push(() => relayDev.stop());
     devs.push(relayDev);
-    const floorDev = await startDev({ name: "floor", root: ROOT, cwd: FLOOR, timeoutMs: 120_000 });
+    const floorDev = await startDev({ name: "floor", root: ROOT, cwd: FLOOR, ...(o.bareFloor && { config: "bare.toml" }), timeoutMs: 120_000 });
     stops.push(() => floorDev.stop());
     devs.push(floorDev);
     say(`runrelay on ${relayDev.url}, floor on ${floorDev.url}`);
@@ -275,6 +280,7 @@ async function main(): Promise<number> {
     loadavg1m: { start: Number(load0.toFixed(2)), end: Number(loadavg()[0]!.toFixed(2)) },
     rounds: o.rounds,
     quick: o.quick,
+    floor: o.bareFloor ? "bare" : "assets",
     phases: o.phases,
     sizes: o.sizes,
   };
@@ -295,7 +301,7 @@ async function main(): Promise<number> {
     const s = o.sizes;
     const lines = [
       `runrelay bench — ${meta.started}, ${meta.seconds} s; node ${meta.node}, wrangler ${meta.wrangler}, ${meta.cpus}; load ${meta.loadavg1m.start} → ${meta.loadavg1m.end}`,
-      `${o.rounds} round(s) each, alternating runrelay / floor${o.quick ? " (--quick)" : ""}; ${s.events.toLocaleString("en-US")} catch-up events; ` +
+      `${o.rounds} round(s) each, alternating runrelay / floor (${o.bareFloor ? "bare: no static assets" : "with static assets, as runrelay"})${o.quick ? " (--quick)" : ""}; ${s.events.toLocaleString("en-US")} catch-up events; ` +
         `figures are pooled percentiles or medians of rounds${o.rounds > 1 ? " (± half the rounds' range)" : ""}`,
       "",
       table(table$, o.rounds > 1),

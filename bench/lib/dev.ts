@@ -34,7 +34,7 @@ const TAIL_CHARS = 64 * 1024;
 /** Every `wrangler dev` started and not yet stopped, so an exit handler can kill them synchronously. */
 export const running = new Set<{ pid: number; dir: string }>();
 
-export async function startDev(opts: { name: string; root: string; cwd: string; vars?: Record<string, string>; timeoutMs: number }): Promise<Dev> {
+export async function startDev(opts: { name: string; root: string; cwd: string; config?: string; vars?: Record<string, string>; timeoutMs: number }): Promise<Dev> {
   const wrangler = join(opts.root, "node_modules", "wrangler", "bin", "wrangler.js");
   const state = await mkdtemp(join(tmpdir(), `runrelay-bench-${opts.name}-`));
   const [port, inspector] = [await freePort(), await freePort()];
@@ -42,6 +42,7 @@ export async function startDev(opts: { name: string; root: string; cwd: string; 
     wrangler, "dev",
     "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
     "--persist-to", state, "--show-interactive-dev-session=false", "--log-level", "log",
+    ...(opts.config ? ["--config", opts.config] : []),
     ...Object.entries(opts.vars ?? {}).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
   ];
   const child = spawn(process.execPath, args, {
