@@ -15,7 +15,7 @@ export interface DeliverOptions {
   /** Stop before a frame of entries that does not fit in the window. */
   paced: boolean;
   /** For the log line, if the socket refuses a frame. */
-  runId?: string;
+  runId?: () => string | undefined;
 }
 
 /**
@@ -39,7 +39,7 @@ export function deliver(ws: WebSocket, att: Attachment, frames: readonly Frame[]
       if (opts.track) record((att.flow ??= { marks: [] }), last, sizeOf(frame), opts.window);
     }
   } catch {
-    logLine({ type: "socket", event: "dropped", runId: opts.runId, transport: att.transport, reason: "send failed" });
+    logLine({ type: "socket", event: "dropped", runId: opts.runId?.(), transport: att.transport, reason: "send failed" });
     try {
       ws.close(1011, "send failed");
     } catch {

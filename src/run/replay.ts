@@ -61,8 +61,9 @@ export class Replays {
       // Frames for what may be sent now, no more (what is read and not sent is read again next time).
       const cap = frameCap(window);
       const frames: Frame[] = [];
+      const runId = att.transport === "session" ? (host.runIdOf(ws) ?? "") : ""; // only the session framing names the run
       for (let left = budget(flow, window), after = att.cursor; left > 0 && frames.length < MAX_FRAMES; ) {
-        const frame = host.pages.frame(att.transport, after, Math.min(cap, left), host.runIdOf(ws) ?? "");
+        const frame = host.pages.frame(att.transport, after, Math.min(cap, left), runId);
         if (!frame) break;
         frames.push(frame);
         after = frame.last!;

@@ -52,6 +52,8 @@ const SCOPE_TAG = "scope:";
 
 export class Subscribers {
   readonly #replays: Replays;
+  /** Each socket's tags, as read once (they are fixed when it is accepted; `getTags` copies them every time). */
+  readonly #tags = new WeakMap<WebSocket, string[]>();
 
   constructor(
     private readonly ctx: DurableObjectState,
@@ -133,7 +135,9 @@ export class Subscribers {
   }
 
   #tag(ws: WebSocket, prefix: string): string | undefined {
-    return this.ctx.getTags(ws).find((t) => t.startsWith(prefix))?.slice(prefix.length);
+    let tags = this.#tags.get(ws);
+    if (!tags) this.#tags.set(ws, (tags = this.ctx.getTags(ws)));
+    return tags.find((t) => t.startsWith(prefix))?.slice(prefix.length);
   }
 
   /**
@@ -224,7 +228,7 @@ export class Subscribers {
 
   /** Sends frames to the socket (deliver.ts); `paced`: only what fits in its window. */
   #deliver(ws: WebSocket, att: Attachment, frames: readonly Frame[], track: boolean, paced = false): number {
-    return deliver(ws, att, frames, { window: this.#windowOf(att.transport), track, paced, runId: this.runIdOf(ws) });
+    return deliver(ws, att, frames, { window: this.#windowOf(att.transport), track, paced, runId: () => this.runIdOf(ws) });
   }
 
   /** A socket caught up with the log: the drafts, the end if the run has ended; a viewer that never acknowledged is no longer counted. */
