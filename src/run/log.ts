@@ -4,6 +4,7 @@
  * that frames are built by joining strings, never by re-serialising.
  */
 import type { EntryText } from "../protocol/index.ts";
+import { addColumns } from "./columns.ts";
 import type { LiveBatch } from "./drafts.ts";
 
 /** An entry as stored: `data` is JSON text, kept as received. */
@@ -37,6 +38,19 @@ export type Write = (runId: string, entries: readonly NewEntry[] | ((now: number
 /** Data read into one page at most (about 4 MiB of text), before the row that passes it. */
 export const PAGE_CHARS = 4 * 1024 * 1024;
 
+/** What framing adds to an entry's data at most (the WebSocket form, with a 13-digit ts and a large id). */
+export const FRAMED_OVERHEAD = 64;
+
+/**
+ * `upto`: every entry's size up to this one (its data's UTF-8 bytes, plus
+ * FRAMED_OVERHEAD each), counted from the first row stored with it (rows of
+ * an older relay have none). It only grows, and it is indexed: where a
+ * catch-up frame of N bytes after entry k ends is one seek (pages.ts), not a
+ * scan of the rows in between. An insert's first id is `?1`; the row before
+ * it gives the count to go on from.
+ */
+const UPTO_BEFORE = "coalesce((SELECT upto FROM events WHERE id = ?1 - 1), 0)";
+
 /**
  * A batch is inserted by one statement (SQLite in a Durable Object binds at
  * most 100 parameters, so a batch's values cannot all be bound): the entries'
@@ -46,9 +60,11 @@ export const PAGE_CHARS = 4 * 1024 * 1024;
  * may be in Durable Object SQLite (a line is at most 1 MiB; escaping can
  * double a character, UTF-8 triple one).
  */
-const INSERT_ONE = "INSERT INTO events (id, ts, type, data) VALUES (?, ?, ?, ?)";
-const INSERT_SAME_TYPE = "INSERT INTO events (id, ts, type, data) SELECT ? + key, ?, ?, value FROM json_each(?)";
-const INSERT_ROWS = "INSERT INTO events (id, ts, type, data) SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?)";
+const INSERT_ONE = `INSERT INTO events (id, ts, type, data, upto) VALUES (?1, ?2, ?3, ?4, ${UPTO_BEFORE} + octet_length(?4) + ${FRAMED_OVERHEAD})`;
+const INSERT_SAME_TYPE = `INSERT INTO events (id, ts, type, data, upto)
+  SELECT ?1 + key, ?2, ?3, value, ${UPTO_BEFORE} + sum(octet_length(value) + ${FRAMED_OVERHEAD}) OVER (ORDER BY key) FROM json_each(?4)`;
+const INSERT_ROWS = `INSERT INTO events (id, ts, type, data, upto)
+  SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, ${UPTO_BEFORE} + sum(octet_length(value ->> 3) + ${FRAMED_OVERHEAD}) OVER (ORDER BY key) FROM json_each(?2)`;
 /** Characters of data per JSON array at most; an entry with more than a quarter of that goes alone. */
 const ARRAY_CHARS = 256 * 1024;
 
@@ -58,8 +74,11 @@ export class EventLog {
       id   INTEGER PRIMARY KEY,
       ts   INTEGER NOT NULL,
       type TEXT    NOT NULL,
-      data TEXT    NOT NULL
+      data TEXT    NOT NULL,
+      upto INTEGER
     )`);
+    addColumns(sql, "events", { upto: "INTEGER" });
+    sql.exec("CREATE INDEX IF NOT EXISTS events_upto ON events (upto)");
   }
 
   /**
@@ -115,7 +134,7 @@ export class EventLog {
     if (rows.length === 1) this.sql.exec(INSERT_ONE, id, ts, type, data);
     else if (rows.every((r, i) => r.id === id + i && r.ts === ts && r.type === type)) {
       this.sql.exec(INSERT_SAME_TYPE, id, ts, type, JSON.stringify(rows.map((r) => r.data)));
-    } else this.sql.exec(INSERT_ROWS, JSON.stringify(rows.map((r) => [r.id, r.ts, r.type, r.data])));
+    } else this.sql.exec(INSERT_ROWS, id, JSON.stringify(rows.map((r) => [r.id, r.ts, r.type, r.data])));
   }
 
   /**

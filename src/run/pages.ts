@@ -19,21 +19,25 @@
  */
 import { pageFrames } from "./fanout.ts";
 import type { Frame } from "./flow.ts";
-import type { EventLog } from "./log.ts";
+import { FRAMED_OVERHEAD, type EventLog } from "./log.ts";
 import type { Transport } from "./subscribe.ts";
 
-/** What framing adds to an entry's data at most (the WebSocket form, with a 13-digit ts and a large id). */
-const OVERHEAD = 64;
+/** What framing adds to an entry's data at most (log.ts). */
+const OVERHEAD = FRAMED_OVERHEAD;
 /** Rows in one frame at most. */
 const MAX_ROWS = 20_000;
 
-/** framing.ts `sseEvents`, one entry (the newlines are in the SQL's string literals). */
-const SSE_ENTRY = `CASE type WHEN 'sdk' THEN format('id: %d\ndata: %s\n\n', id, data) ELSE format('id: %d\nevent: %s\ndata: %s\n\n', id, type, data) END`;
+/**
+ * framing.ts `sseEvents`, one entry without its closing blank line (the
+ * separator puts it back): concatenation, which SQLite does about half again
+ * as fast as `format()`. The newlines are in the SQL's string literals.
+ */
+const SSE_ENTRY = `'id: ' || id || CASE type WHEN 'sdk' THEN '\ndata: ' ELSE '\nevent: ' || type || '\ndata: ' END || data`;
 /** framing.ts `entryJson`. */
-const WS_ENTRY = `format('{"id":%d,"ts":%d,"type":"%s","data":%s}', id, ts, type, data)`;
+const WS_ENTRY = `'{"id":' || id || ',"ts":' || ts || ',"type":"' || type || '","data":' || data || '}'`;
 
 /** An SSE frame as its UTF-8 bytes: the Worker's bridge copies them to the response as they are. */
-const SSE_FRAME = `SELECT CAST(group_concat(${SSE_ENTRY}, '') AS BLOB) AS bytes FROM events WHERE id > ?1 AND id <= ?2`;
+const SSE_FRAME = `SELECT CAST(group_concat(${SSE_ENTRY}, '\n\n') || '\n\n' AS BLOB) AS bytes FROM events WHERE id > ?1 AND id <= ?2`;
 /** A WebSocket `events` frame (framing.ts `wsEvents`), as text: a viewer takes text frames. */
 const WS_FRAME = `SELECT '{"type":"events","events":[' || group_concat(${WS_ENTRY}, ',') || ']}' AS text FROM events WHERE id > ?1 AND id <= ?2`;
 
@@ -58,6 +62,28 @@ export class Pages {
 
   /** The ids of the next frame, (from, last]: as many rows as fit in `maxChars` (at least one); null if there are none. */
   #rangeAfter(after: number, maxChars: number): [number, number] | null {
+    return this.#rangeByUpto(after, maxChars) ?? this.#rangeByScan(after, maxChars);
+  }
+
+  /**
+   * The range from the rows' `upto` (log.ts): where the frame starts (the
+   * next row's `upto`, less its own size), then the last row whose `upto` is
+   * within `maxChars` of that, by one seek on its index. Undefined when the
+   * rows do not have it (stored by an older relay), or the row after `after`
+   * is not there (the end, or before the start of a shard's copy).
+   */
+  #rangeByUpto(after: number, maxChars: number): [number, number] | undefined {
+    const start = this.sql
+      .exec<{ at: number | null }>(`SELECT upto - octet_length(data) - ${FRAMED_OVERHEAD} AS at FROM events WHERE id = ?`, after + 1)
+      .toArray()[0]?.at;
+    if (start === undefined || start === null) return undefined;
+    const last = this.sql.exec<{ id: number }>("SELECT id FROM events WHERE upto <= ? ORDER BY upto DESC LIMIT 1", start + maxChars).toArray()[0]?.id;
+    // At least the next row (alone if it is larger than maxChars), at most MAX_ROWS.
+    return [after, Math.min(Math.max(last ?? 0, after + 1), after + MAX_ROWS)];
+  }
+
+  /** The range from the rows' sizes, summed by SQLite over a guessed number of rows, guessed again until it fits. */
+  #rangeByScan(after: number, maxChars: number): [number, number] | null {
     let k = Math.max(1, Math.min(MAX_ROWS, Math.floor(maxChars / this.#rowBytes)));
     for (let from = after; ; ) {
       const { rows, bytes, last } = this.sql

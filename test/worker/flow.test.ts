@@ -229,3 +229,41 @@ describe("replay frames", () => {
     expect(out.smallLasts.length).toBeGreaterThan(10); // 2 KB lines, 5,000 a frame: two at most each
   });
 });
+
+describe("frame ranges from the rows' running byte count (upto)", () => {
+  it("every write keeps the count; a frame holds as many rows as fit, exactly; rows stored without it are framed by the scan", async () => {
+    const runId = newRunId("upto");
+    const size = (i: number) => 100 + ((i * 7919) % 2900); // 100 … 3,000 bytes, mixed
+    await appendOk(runId, [big(1, size(1))]); // one row: INSERT_ONE
+    await appendOk(runId, range(2, 40).map((i) => big(i, size(i)))); // a batch of one type
+    await postJson(runId, "/messages", { message: "queued ✓" }); // an input entry
+    await appendOk(runId, range(41, 70).map((i) => big(i, size(i))));
+    await complete(runId, "failed", "boom"); // the undelivered input and the status: rows of two types, one statement
+    const out = await runInDurableObject(stubOf(runId), (_: unknown, state: DurableObjectState) => {
+      const sql = state.storage.sql;
+      const rows = sql.exec<{ id: number; upto: number | null; bytes: number }>("SELECT id, upto, octet_length(data) AS bytes FROM events ORDER BY id").toArray();
+      const counted = rows.every((r, i) => r.upto === (i === 0 ? 0 : rows[i - 1]!.upto!) + r.bytes + 64);
+      // As a relay from before `upto` would have left them: the first 20 rows without it.
+      sql.exec("UPDATE events SET upto = NULL WHERE id <= 20");
+      const log = new EventLog(sql);
+      const pages = new Pages(sql, log);
+      const max = 5000;
+      const frames: { after: number; last: number; text: string }[] = [];
+      for (let after = 0, f; (f = pages.frame("sse", after, max, runId)); after = f.last!) {
+        frames.push({ after, last: f.last!, text: new TextDecoder().decode(f.text as ArrayBuffer) });
+      }
+      const sizeOf = (after: number, last: number) =>
+        sql.exec<{ n: number }>("SELECT sum(octet_length(data)) + 64 * count(*) AS n FROM events WHERE id > ? AND id <= ?", after, last).one().n;
+      const lastId = rows.at(-1)!.id;
+      return {
+        counted,
+        whole: frames.map((f) => f.text).join("") === sseEvents(log.read(0, 1000)),
+        fit: frames.every((f) => sizeOf(f.after, f.last) <= max || f.last === f.after + 1),
+        // From the rows with `upto` on, each frame is as large as the window allows: the next row would not fit.
+        full: frames.filter((f) => f.after >= 20 && f.last < lastId).every((f) => sizeOf(f.after, f.last + 1) > max),
+        lastIds: [frames.at(-1)!.last, lastId],
+      };
+    });
+    expect(out).toEqual({ counted: true, whole: true, fit: true, full: true, lastIds: [73, 73] });
+  });
+});
