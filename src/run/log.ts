@@ -44,10 +44,11 @@ export const FRAMED_OVERHEAD = 64;
 /**
  * `upto`: every entry's size up to this one (its data's UTF-8 bytes, plus
  * FRAMED_OVERHEAD each), counted from the first row stored with it (rows of
- * an older relay have none). It only grows, and it is indexed: where a
- * catch-up frame of N bytes after entry k ends is one seek (pages.ts), not a
- * scan of the rows in between. An insert's first id is `?1`; the row before
- * it gives the count to go on from.
+ * an older relay have none). The size of a range of entries is then the
+ * difference of two rows' `upto`, each read by id: a catch-up finds where a
+ * frame ends without reading the rows in between (pages.ts). It is a column
+ * of the row, not an index: an index would double the rows a write is billed
+ * for. An insert's first id is `?1`; the row before it gives the count.
  */
 const UPTO_BEFORE = "coalesce((SELECT upto FROM events WHERE id = ?1 - 1), 0)";
 
@@ -78,7 +79,6 @@ export class EventLog {
       upto INTEGER
     )`);
     addColumns(sql, "events", { upto: "INTEGER" });
-    sql.exec("CREATE INDEX IF NOT EXISTS events_upto ON events (upto)");
   }
 
   /**

@@ -67,19 +67,37 @@ export class Pages {
 
   /**
    * The range from the rows' `upto` (log.ts): where the frame starts (the
-   * next row's `upto`, less its own size), then the last row whose `upto` is
-   * within `maxChars` of that, by one seek on its index. Undefined when the
-   * rows do not have it (stored by an older relay), or the row after `after`
-   * is not there (the end, or before the start of a shard's copy).
+   * next row's `upto`, less its own size), then rows read by id, guessing the
+   * frame's end from the last row size seen: a frame that fits and is at
+   * least three quarters full is taken (mostly at the first guess), one too
+   * large is guessed again smaller. Undefined when the rows do not have it
+   * (stored by an older relay), or the row after `after` is not there (the
+   * end, or before the start of a shard's copy).
    */
   #rangeByUpto(after: number, maxChars: number): [number, number] | undefined {
-    const start = this.sql
-      .exec<{ at: number | null }>(`SELECT upto - octet_length(data) - ${FRAMED_OVERHEAD} AS at FROM events WHERE id = ?`, after + 1)
-      .toArray()[0]?.at;
-    if (start === undefined || start === null) return undefined;
-    const last = this.sql.exec<{ id: number }>("SELECT id FROM events WHERE upto <= ? ORDER BY upto DESC LIMIT 1", start + maxChars).toArray()[0]?.id;
-    // At least the next row (alone if it is larger than maxChars), at most MAX_ROWS.
-    return [after, Math.min(Math.max(last ?? 0, after + 1), after + MAX_ROWS)];
+    const uptoOf = (id: number) => this.sql.exec<{ upto: number | null }>("SELECT upto FROM events WHERE id = ?", id).toArray()[0]?.upto ?? null;
+    const first = this.sql.exec<{ at: number | null }>(`SELECT upto - octet_length(data) - ${FRAMED_OVERHEAD} AS at FROM events WHERE id = ?`, after + 1);
+    const start = first.toArray()[0]?.at ?? null;
+    if (start === null) return undefined;
+    const most = Math.min(this.log.lastId(), after + MAX_ROWS) - after; // rows there are to take
+    let fits = 0; // rows known to fit (0: none yet)
+    let k = Math.max(1, Math.min(most, Math.floor(maxChars / this.#rowBytes)));
+    for (let probes = 0; probes < 8; probes++) {
+      const upto = uptoOf(after + k);
+      if (upto === null) return undefined;
+      const size = upto - start;
+      this.#rowBytes = Math.max(1, size / k);
+      if (size <= maxChars) {
+        fits = k;
+        if (k === most || size >= maxChars * 0.75) break;
+      } else if (k === 1) {
+        return [after, after + 1]; // one entry larger than maxChars goes alone
+      }
+      const next = Math.max(1, Math.min(most, Math.floor(((k * maxChars) / size) * 0.98)));
+      if (next === k || next <= fits) break;
+      k = next;
+    }
+    return [after, after + Math.max(1, fits)];
   }
 
   /** The range from the rows' sizes, summed by SQLite over a guessed number of rows, guessed again until it fits. */
