@@ -1,9 +1,14 @@
 /**
  * The runner's HTTP client for one run on the relay. Every answer is checked
  * against the wire contract; failures become typed errors so the shipper can
- * tell "try again" from "resend from seq N" from "stop".
+ * tell "try again" from "resend from seq N" from "stop" (relay-errors.ts).
  */
-import { API_BASE, ClaimReply, InputsReply, ProducerHeaders, readError, RunId, type FinalStatus } from "../src/protocol/index.ts";
+import { API_BASE, ClaimReply, InputsReply, ProducerHeaders, RunId, type FinalStatus } from "../src/protocol/index.ts";
+import { failure, FatalError, RetryableError, SeqGapError } from "./relay-errors.ts";
+
+// The errors and the retry loop have modules of their own; they are imported from here too.
+export { FatalError, RetryableError, SeqGapError } from "./relay-errors.ts";
+export { backoff, retrying } from "./retry.ts";
 
 /**
  * A runner token: a fixed string, or a function that returns a fresh one. A
@@ -23,35 +28,6 @@ export interface RelayOptions {
 /** `GET /inputs` as the runner reads it: `leaseSeconds` is absent from relays that predate leases. */
 const InputsReplyRead = InputsReply.partial({ leaseSeconds: true });
 export type InputsRead = { inputs: InputsReply["inputs"]; ended: boolean; leaseSeconds?: number | undefined };
-
-/** A failure worth retrying: network error, 5xx, 429. */
-export class RetryableError extends Error {
-  readonly retryAfterMs: number | undefined;
-  constructor(message: string, retryAfterMs?: number) {
-    super(message);
-    this.retryAfterMs = retryAfterMs;
-  }
-}
-
-/** The relay expects an earlier batch (409 with Producer-Expected-Seq). */
-export class SeqGapError extends Error {
-  readonly expected: number;
-  constructor(expected: number, received: number) {
-    super(`the relay expects batch ${expected}, not ${received}`);
-    this.expected = expected;
-  }
-}
-
-/** Anything else: the request will not succeed by repeating it. */
-export class FatalError extends Error {
-  readonly status: number;
-  readonly code: string;
-  constructor(status: number, code: string, message: string) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
 
 export interface ProducerRef {
   id: string;
@@ -236,49 +212,5 @@ export class RelayClient {
       }
     })().finally(() => (this.#renewing = null));
     await this.#renewing;
-  }
-}
-
-async function failure(res: Response, what: string): Promise<Error> {
-  const { code, message: detail } = await readError(res);
-  const message = `the relay refused to ${what}: ${res.status} ${code}${detail ? ` (${detail})` : ""}`;
-  if (res.status >= 500 || res.status === 429) return new RetryableError(message, retryAfter(res.headers.get("Retry-After")));
-  return new FatalError(res.status, code, message);
-}
-
-/** `Retry-After` in seconds or as an HTTP date, in ms. */
-function retryAfter(value: string | null): number | undefined {
-  if (!value) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
-}
-
-/** Exponential backoff with full jitter, honouring a server's Retry-After. */
-export function backoff(attempt: number, opts: { baseMs: number; maxMs: number }, retryAfterMs?: number): number {
-  if (retryAfterMs !== undefined) return Math.min(retryAfterMs, opts.maxMs * 4);
-  const ceiling = Math.min(opts.maxMs, opts.baseMs * 2 ** attempt);
-  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
-}
-
-/**
- * Runs `fn` until it succeeds, waiting with backoff after each retryable failure
- * (network errors, 5xx, 429) and telling the person why; any other error is thrown.
- */
-export async function retrying<T>(
-  fn: () => Promise<T>,
-  retry: { baseMs: number; maxMs: number },
-  report: { info(message: string): void },
-): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (!(err instanceof RetryableError)) throw err;
-      const delay = backoff(attempt, retry, err.retryAfterMs);
-      report.info(`${err.message}; retrying in ${(delay / 1000).toFixed(1)}s`);
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
   }
 }

@@ -15,54 +15,23 @@
  */
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import type { FinalStatus, Input, UserMessage } from "../src/protocol/index.ts";
+import type { Input } from "../src/protocol/index.ts";
 import { stopLeftoverAgents, agentMarker } from "./agents.ts";
-import { Controls, type SourceControl } from "./control.ts";
+import { Controls } from "./control.ts";
+import { heartbeatLoop } from "./heartbeat.ts";
 import { InputLoop, StopDelivering, UndeliverableError } from "./inputs.ts";
 import { lockSpool } from "./lock.ts";
-import type { Ask } from "./prompts.ts";
+import { decide, type Outcome } from "./outcome.ts";
 import { checkRelayOptions, FatalError, RelayClient, retrying, type RelayOptions } from "./relay.ts";
 import type { Reporter } from "./report.ts";
 import { DEFAULT_SHIPPER, Shipper, TookOverError, type ShipperOptions } from "./shipper.ts";
+import type { Source } from "./source.ts";
 import { Spool } from "./spool.ts";
 import { initSessionId, TurnTracker } from "./turns.ts";
 
-/** A line the source printed, and for a tailed file where it was read up to. */
-export interface SourceLine {
-  text: string;
-  offset?: number;
-}
-
-/** How a source starts. */
-export interface SourceStart {
-  /** Resume this Claude session instead of starting one: the first prompt is not sent again. */
-  resume?: string;
-  /** Variables to add to the agent process's environment (they let a restarted runner find a leftover agent). */
-  env?: Record<string, string>;
-  /** Asks participants a control request for the source (sdk's `canUseTool`) and resolves with their answer (control.ts). */
-  ask?: Ask;
-}
-
-/** Where a run's stream-json comes from, and how participants reach it. */
-export interface Source {
-  /** Starts the agent (or the follower); `from` is where a restarted tail resumes. */
-  lines(from?: number, start?: SourceStart): AsyncIterable<SourceLine>;
-  /** Sends a user message into the live session; returns the uuid it carries, if any. */
-  inject(message: UserMessage, input: Input): Promise<string | undefined>;
-  /** Stops the agent's current turn (the session goes on). */
-  interrupt(input?: Input): Promise<void>;
-  /** Closes the session's input: the agent finishes and its lines end. */
-  end(): void;
-  /**
-   * True if `lines()` can resume a session (`start.resume`) instead of starting one: a restarted
-   * runner then resumes the spool's session without the first prompt. A follower of another
-   * process's output (tail) cannot, and simply goes on reading.
-   */
-  resumable?: boolean;
-  /** How the agent takes participants' control messages (control.ts); without it, their requests get an error reply. */
-  control?: SourceControl;
-}
+// A source's contract (source.ts) and a session's outcome (outcome.ts) are imported from here too.
+export type { Source, SourceLine, SourceStart } from "./source.ts";
+export type { Outcome } from "./outcome.ts";
 
 export interface SessionOptions {
   relay: RelayOptions;
@@ -83,16 +52,6 @@ export interface SessionOptions {
   /** Deny a permission prompt no one answered within this many seconds (default: wait forever). */
   permissionTimeoutSeconds?: number;
 }
-
-export interface Outcome {
-  status: FinalStatus;
-  reason?: string;
-  /** 0 on success. */
-  exitCode: number;
-}
-
-/** The lease assumed until the relay tells its own (RUNNER_LEASE_SECONDS' default). */
-const DEFAULT_LEASE_SECONDS = 90;
 
 export async function runSession(source: Source, opts: SessionOptions): Promise<Outcome> {
   checkRelayOptions(opts.relay);
@@ -269,34 +228,4 @@ async function session(source: Source, opts: SessionOptions): Promise<Outcome> {
     stopHeartbeat.abort();
     await heartbeat;
   }
-}
-
-/**
- * Keeps the runner's lease on the relay: when no request has gone to the
- * relay for a third of the lease (the input loop is backing off, or done),
- * sends `POST /heartbeat`. The long-poll itself calls in often enough while
- * it runs: the relay caps its wait at a third of the lease.
- */
-async function heartbeatLoop(client: RelayClient, report: Reporter, signal: AbortSignal): Promise<void> {
-  while (!signal.aborted) {
-    const periodMs = ((client.leaseSeconds ?? DEFAULT_LEASE_SECONDS) * 1000) / 3;
-    const wait = client.lastRequestAt + periodMs - Date.now();
-    if (wait > 0) {
-      await sleep(wait, undefined, { signal }).catch(() => {});
-      continue;
-    }
-    await client.heartbeat(signal).catch((err: Error) => {
-      if (!signal.aborted) report.verbose(`heartbeat: ${err.message}`);
-    });
-  }
-}
-
-function decide(s: { signalled: boolean; sourceError: Error | undefined; endedByUs: boolean; turn: TurnTracker }): Outcome {
-  if (s.signalled) return { status: "cancelled", reason: "the runner was stopped", exitCode: 130 };
-  const last = s.turn.lastResult;
-  // Closing an interrupted session can make the agent exit non-zero: that is not a failure of the run.
-  if (s.sourceError && !(s.endedByUs && (last || s.turn.idle))) return { status: "failed", reason: s.sourceError.message, exitCode: 1 };
-  if (s.turn.lastTurnInterrupted) return { status: "cancelled", reason: "interrupted by a participant", exitCode: 1 };
-  if (last?.is_error) return { status: "failed", reason: last.result ?? last.subtype ?? "the agent reported an error", exitCode: 1 };
-  return { status: "completed", exitCode: 0 };
 }

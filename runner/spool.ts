@@ -12,19 +12,11 @@
  * never half of one) once the acknowledged part passes COMPACT_BYTES or
  * COMPACT_BATCHES. A run of any length keeps a spool of bounded size.
  *
- * One JSON object a line:
- *   {"spool":2,"runId":"…","producer":"runner"}      the first line
- *   {"epoch":1}                                      an epoch this runner claimed; its batches follow
- *   {"seq":3,"epoch":1,"lines":["…"],"offset":1234}  a batch (offset: where a tailed file was read up to)
- *   {"ack":3,"epoch":1}                              the relay has every batch up to (epoch 1, seq 3)
- *   {"input":5}                                      inputs up to 5 were handed to the agent
- *   {"session":"…"}                                  the Claude session id (from the first system/init line)
- *   {"offset":1234}                                  where a tailed file was read up to (written by compaction)
- *   {"agent":4321}                                   the pid of the agent process this runner started
- * Version 1 spools (a random producer id, epoch 0 in the header, batches without an epoch) are read too.
+ * The file's records, one JSON object a line, are listed in spool-file.ts.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, truncateSync, writeSync, appendFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, appendFileSync } from "node:fs";
 import { dirname } from "node:path";
+import { after, readSpoolFile, rewriteSpoolFile, type Header, type SpoolRecord } from "./spool-file.ts";
 
 export interface Batch {
   epoch: number;
@@ -41,22 +33,6 @@ export const PRODUCER_ID = "runner";
 export const COMPACT_BYTES = 256 * 1024;
 /** … or this many batches. */
 export const COMPACT_BATCHES = 100;
-
-type Header = { spool: 1 | 2; runId: string; producer: string; epoch?: number };
-type BatchRecord = { seq: number; epoch?: number; lines: string[]; offset?: number };
-type Record =
-  | Header
-  | BatchRecord
-  | { ack: number; epoch?: number }
-  | { epoch: number }
-  | { input: number }
-  | { session: string }
-  | { offset: number }
-  | { agent: number };
-
-/** (epoch, seq) in order: epochs first. */
-const after = (a: { epoch: number; seq: number }, b: { epoch: number; seq: number } | null) =>
-  b === null || a.epoch > b.epoch || (a.epoch === b.epoch && a.seq > b.seq);
 
 export interface SpoolOptions {
   compactBytes?: number;
@@ -84,7 +60,7 @@ export class Spool {
   /** Times the file was compacted (for tests and -v). */
   compactions = 0;
 
-  private constructor(path: string | null, header: Header, records: Record[], opts: SpoolOptions) {
+  private constructor(path: string | null, header: Header, records: SpoolRecord[], opts: SpoolOptions) {
     this.path = path;
     this.runId = header.runId;
     this.producerId = header.producer;
@@ -127,27 +103,9 @@ export class Spool {
       }
       return new Spool(path, header, [], opts);
     }
-    let text = readFileSync(path, "utf8");
-    if (text.length > 0 && !text.endsWith("\n")) {
-      // A crash cut the last record short: that batch was never sent. Drop the fragment, so
-      // that what is written next starts on a line of its own.
-      text = text.slice(0, text.lastIndexOf("\n") + 1);
-      truncateSync(path, Buffer.byteLength(text));
-    }
-    const records: Record[] = [];
-    for (const [i, line] of text.split("\n").entries()) {
-      if (!line) continue;
-      try {
-        records.push(JSON.parse(line) as Record);
-      } catch {
-        throw new Error(`the spool ${path} is damaged at line ${i + 1}; move it aside to start the run's shipping afresh`);
-      }
-    }
-    const header = records.shift();
-    if (!header || !("spool" in header)) throw new Error(`${path} is not a runrelay spool`);
-    if (header.runId !== runId) throw new Error(`the spool ${path} belongs to run ${header.runId}, not ${runId}`);
+    const { header, records, bytes } = readSpoolFile(path, runId);
     const spool = new Spool(path, header, records, opts);
-    spool.#garbageBytes = Buffer.byteLength(text); // compact at the first occasion if it is big
+    spool.#garbageBytes = bytes; // compact at the first occasion if it is big
     return spool;
   }
 
@@ -245,7 +203,7 @@ export class Spool {
     this.#garbageBytes = 0;
     this.#garbageBatches = 0;
     if (!this.path) return;
-    const records: Record[] = [
+    const records: SpoolRecord[] = [
       { spool: 2, runId: this.runId, producer: this.producerId },
       ...this.epochs.map((epoch) => ({ epoch })),
       ...(this.#session !== undefined ? [{ session: this.#session }] : []),
@@ -255,16 +213,7 @@ export class Spool {
       ...(this.#acked ? [{ ack: this.#acked.seq, epoch: this.#acked.epoch }] : []),
       ...this.#pending.map((b) => ({ seq: b.seq, epoch: b.epoch, lines: b.lines, ...(b.offset !== undefined && { offset: b.offset }) })),
     ];
-    const temp = `${this.path}.compact`;
-    const fd = openSync(temp, "w");
-    try {
-      // No fsync, like every other write to the spool: it is there for a runner that dies, which
-      // the page cache survives, not for a machine that loses power.
-      writeSync(fd, records.map((r) => JSON.stringify(r) + "\n").join(""));
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temp, this.path); // atomic: a crash leaves the old file or the new one
+    rewriteSpoolFile(this.path, records);
     this.compactions++;
   }
 
@@ -292,7 +241,7 @@ export class Spool {
   }
 
   /** Appends a record; returns its size in bytes. */
-  #append(record: Record): number {
+  #append(record: SpoolRecord): number {
     const text = JSON.stringify(record) + "\n";
     if (this.path) appendFileSync(this.path, text);
     return Buffer.byteLength(text);
