@@ -3,7 +3,7 @@
  * replay's pages alike. The socket's cursor moves to the last entry sent, and
  * the frames are recorded in its flow (flow.ts) when it is tracked.
  */
-import type { Attachment } from "./attachment.ts";
+import { saveAttachment, type Attachment } from "./attachment.ts";
 import { mayPush, record, sizeOf, type Frame } from "./flow.ts";
 import { logLine } from "./logline.ts";
 
@@ -47,6 +47,6 @@ export function deliver(ws: WebSocket, att: Attachment, frames: readonly Frame[]
     }
     return -1;
   }
-  if (moved) ws.serializeAttachment(att);
+  if (moved) saveAttachment(ws, att);
   return n;
 }

@@ -14,7 +14,7 @@
  * cannot make the object buffer the whole log.
  */
 import { FLOW } from "../protocol/index.ts";
-import { attachment, type Attachment } from "./attachment.ts";
+import { attachment, saveAttachment, type Attachment } from "./attachment.ts";
 import { budget, drain, frameCap, sizeOf, type Frame } from "./flow.ts";
 import type { Pages } from "./pages.ts";
 import type { Transport } from "./subscribe.ts";
@@ -79,7 +79,7 @@ export class Replays {
       const now = ws.readyState === WebSocket.OPEN ? attachment(ws) : null;
       if (now?.flow && !now.flow.acks) {
         drain(now.flow, FLOW.paceChars);
-        ws.serializeAttachment(now);
+        saveAttachment(ws, now);
       }
     }
   }

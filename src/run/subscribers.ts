@@ -28,7 +28,7 @@
  * streams are ended by the Worker's bridge, which holds them.)
  */
 import { CLOSE_RUN_ENDED, CLOSE_TOKEN_EXPIRED, wsTokenExpired, type Draft, type FinalStatus, type Scope } from "../protocol/index.ts";
-import { attachment, expired, type Attachment } from "./attachment.ts";
+import { attachment, expired, saveAttachment, type Attachment } from "./attachment.ts";
 import type { Segment } from "./drafts.ts";
 import { batchFrames, draftFrames, framing } from "./fanout.ts";
 import { deliver } from "./deliver.ts";
@@ -85,7 +85,7 @@ export class Subscribers {
     const ws = transport === "ws" && exp !== undefined;
     // The Worker's bridges acknowledge as their readers pull; a WebSocket viewer says so with its first ack.
     const flow = transport === "ws" ? undefined : { acks: true as const, marks: [] };
-    server.serializeAttachment({ transport, cursor, ...(ws && { exp }), ...(flow && { flow }) } satisfies Attachment);
+    saveAttachment(server, { transport, cursor, ...(ws && { exp }), ...(flow && { flow }) } satisfies Attachment);
     if (ws) this.expiresAt(exp * 1000);
     if (first !== undefined) server.send(first);
     this.#replays.start(server);
@@ -98,7 +98,7 @@ export class Subscribers {
     if (!att || !expired(att, now)) return false;
     if (att.expired) return true; // closing: touching it again would hold its close up
     try {
-      ws.serializeAttachment({ ...att, expired: true } satisfies Attachment);
+      saveAttachment(ws, { ...att, expired: true } satisfies Attachment);
       ws.send(wsTokenExpired());
       ws.close(CLOSE_TOKEN_EXPIRED, "token expired");
     } catch {
@@ -175,7 +175,7 @@ export class Subscribers {
         if (sent < batchOf.length) {
           if (att.live) {
             delete att.live; // it missed deltas: it gets the drafts when it has caught up
-            ws.serializeAttachment(att);
+            saveAttachment(ws, att);
           }
           continue;
         }
@@ -197,7 +197,7 @@ export class Subscribers {
     flow.acks = true;
     const released = acknowledge(flow, Math.min(after, att.cursor));
     if (!first && !released) return;
-    ws.serializeAttachment(att);
+    saveAttachment(ws, att);
     if (att.cursor < this.log.lastId()) this.#replays.start(ws);
   }
 
@@ -208,7 +208,7 @@ export class Subscribers {
     att.cursor = after;
     delete att.live; // no deltas until it has caught up again
     if (att.flow) att.flow.marks = []; // counted again from here
-    ws.serializeAttachment(att);
+    saveAttachment(ws, att);
     this.#replays.start(ws);
   }
 
@@ -237,7 +237,7 @@ export class Subscribers {
     const uncounted = att.flow !== undefined && !att.flow.acks;
     if (uncounted) delete att.flow;
     if (!att.live) this.#sendDrafts(ws, att, state);
-    else if (uncounted) ws.serializeAttachment(att);
+    else if (uncounted) saveAttachment(ws, att);
     this.#endIfDone(ws, att, state);
   }
 
@@ -245,7 +245,7 @@ export class Subscribers {
   #sendDrafts(ws: WebSocket, att: Attachment, state: RunState): void {
     const drafts = state.ended ? [] : this.drafts();
     att.live = true;
-    if (this.#deliver(ws, att, draftFrames(att.transport, drafts, att.cursor), false) >= 0) ws.serializeAttachment(att);
+    if (this.#deliver(ws, att, draftFrames(att.transport, drafts, att.cursor), false) >= 0) saveAttachment(ws, att);
   }
 
   /** Once the run has ended and the socket has every entry: the end frame, then close (a remote session stays open). */
