@@ -8,7 +8,8 @@
  * drained in order, and a few sockets at a time (SLICE), with a turn of the
  * event loop between: the answer to the write (held until the write is
  * durable) and the next request go out between two slices, instead of after
- * sending to hundreds of sockets. Each batch keeps the drafts as they stood
+ * sending to hundreds of sockets. WebSocket viewers go first, the SSE
+ * bridges after (their viewers are a hop further). Each batch keeps the drafts as they stood
  * after it: a viewer that is caught up as the batch reaches it gets those,
  * and the deltas after it, as it would have had it been published at once.
  * Viewers that are behind catch up from storage meanwhile, and the cursor
@@ -97,6 +98,16 @@ export class Publisher {
     }
   }
 
+  /**
+   * The sockets a batch goes to, by their transport tag (subscribers.ts):
+   * WebSocket viewers first, then the Worker's SSE bridges and the session
+   * streams, which are a hop more from their viewers.
+   */
+  #sockets(): WebSocket[] {
+    const { ctx } = this.host;
+    return [...ctx.getWebSockets("ws"), ...ctx.getWebSockets("sse"), ...ctx.getWebSockets("session")];
+  }
+
   /** Sends what is queued to at most `limit` sockets; true once nothing is left. */
   #step(limit: number): boolean {
     for (;;) {
@@ -105,7 +116,7 @@ export class Publisher {
         const item = this.#queue.shift();
         if (!item) return true;
         this.host.shards?.().published(item);
-        s = this.#sending = { item, sockets: this.host.ctx.getWebSockets(), done: 0, frames: {} };
+        s = this.#sending = { item, sockets: this.#sockets(), done: 0, frames: {} };
       }
       if (limit <= 0) return false;
       const end = Math.min(s.sockets.length, s.done + limit);
