@@ -4,6 +4,7 @@
  * queue of inputs, tokens it accepts or answers 401, and a record of every call.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { afterEach } from "vitest";
 import type { Input } from "../src/protocol/index.ts";
 
 export interface Call {
@@ -108,4 +109,17 @@ export class FakeRelay {
     }
     return error(404, "not_found");
   }
+}
+
+/** For a test file: starts a fake relay for a test, stopped after it (vitest's `afterEach`). */
+export function fakeRelayPerTest(): () => Promise<FakeRelay> {
+  const relays: FakeRelay[] = [];
+  afterEach(async () => {
+    await Promise.all(relays.splice(0).map((r) => r.stop()));
+  });
+  return async () => {
+    const relay = await new FakeRelay().start();
+    relays.push(relay);
+    return relay;
+  };
 }

@@ -2,19 +2,11 @@
  * The runner's relay client against a tiny in-process fake relay (fake-relay.ts):
  * token renewal, backoff. The session flow against it is in session.test.ts.
  */
-import { afterEach, describe, expect, it } from "vitest";
-import { FakeRelay } from "./fake-relay.ts";
+import { describe, expect, it } from "vitest";
+import { fakeRelayPerTest } from "./fake-relay.ts";
 import { backoff, FatalError, RelayClient } from "./relay.ts";
 
-const relays: FakeRelay[] = [];
-afterEach(async () => {
-  await Promise.all(relays.splice(0).map((r) => r.stop()));
-});
-const fakeRelay = async () => {
-  const relay = await new FakeRelay().start();
-  relays.push(relay);
-  return relay;
-};
+const fakeRelay = fakeRelayPerTest();
 
 describe("tokens that renew", () => {
   it("a 401 renews a function token once and retries; requests that hit the same expired token share one renewal", async () => {

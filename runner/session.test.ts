@@ -5,9 +5,9 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Input, UserMessage } from "../src/protocol/index.ts";
-import { FakeRelay } from "./fake-relay.ts";
+import { fakeRelayPerTest, type FakeRelay } from "./fake-relay.ts";
 import { silent } from "./report.ts";
 import { runSession, type Source, type SourceLine, type SourceStart } from "./session.ts";
 import { TookOverError } from "./shipper.ts";
@@ -53,15 +53,7 @@ function agent(lines: string[], opts: { injectFails?: (m: UserMessage) => boolea
 }
 
 const result = JSON.stringify({ type: "result", subtype: "success", is_error: false });
-const relays: FakeRelay[] = [];
-afterEach(async () => {
-  await Promise.all(relays.splice(0).map((r) => r.stop()));
-});
-const fakeRelay = async () => {
-  const relay = await new FakeRelay().start();
-  relays.push(relay);
-  return relay;
-};
+const fakeRelay = fakeRelayPerTest();
 const spoolPath = () => join(mkdtempSync(join(tmpdir(), "runrelay-unit-")), "run.spool.jsonl");
 const session = (relay: FakeRelay, source: Source, extra: Partial<Parameters<typeof runSession>[1]> = {}) =>
   runSession(source, {
