@@ -52,7 +52,7 @@ const textual = (t: Transport) => t !== "ws";
  * text (each entry whole, ids exact), and its deltas in order among them;
  * without the deltas for a viewer that gets the drafts after it instead.
  */
-export function batchFrames(transport: Transport, segments: readonly Segment[], deltas: boolean, runId: string): TextFrame[] {
+export function batchFrames(transport: Transport, segments: readonly Segment[], deltas: boolean, runId: string): Frame[] {
   const f = framing[transport];
   const out: TextFrame[] = [];
   for (const s of segments) {
@@ -62,8 +62,18 @@ export function batchFrames(transport: Transport, segments: readonly Segment[], 
       for (const run of entryRuns(s.entries, FLOW.frameChars)) out.push({ text: f.events(run, runId), last: run.at(-1)!.id });
     }
   }
+  if (transport === "sse") return joined(out, FLOW.frameChars).map(bytesOf);
   return textual(transport) ? joined(out, FLOW.frameChars) : out;
 }
+
+const encoder = new TextEncoder();
+
+/**
+ * A live SSE frame as its UTF-8 bytes, encoded once for every bridge it goes
+ * to (the bridge hands bytes to its response as they are, as it does replay
+ * frames): otherwise each of a thousand bridges encodes the same text.
+ */
+const bytesOf = (f: TextFrame): Frame & { text: ArrayBuffer } => ({ ...f, text: encoder.encode(f.text).buffer as ArrayBuffer });
 
 /** A replay page's frames, each at most `cap` of text (or one entry). */
 export function pageFrames(transport: Transport, entries: readonly StoredEntry[], cap: number, runId: string): TextFrame[] {
