@@ -37,7 +37,7 @@ import { parseNdjson } from "./ndjson.ts";
 import * as op from "./operations.ts";
 import { sessionRoutes } from "./session.ts";
 import type { RunApp } from "./vars.ts";
-import { sseBridge } from "./sse.ts";
+import { viewerBridge } from "./sse.ts";
 
 const NDJSON_TYPES = new Set(["application/x-ndjson", "application/ndjson", "application/jsonl"]);
 
@@ -101,14 +101,7 @@ run.get("/stream", op.streamEvents, need("read"), async (c) => {
   const cursor = cursorOf(c.req.header("Last-Event-ID") || c.req.query("after"));
   const res = await subscribe(c, "sse", cursor);
   if (!res.webSocket) return res; // 204 after the end, or an error
-  const l = limits(c.env);
-  const { exp } = c.var.auth;
-  return sseBridge(res.webSocket, {
-    keepAliveMs: l.sseKeepAliveSeconds * 1000,
-    maxBufferBytes: l.sseMaxBufferBytes,
-    runId: c.var.runId,
-    ...(exp !== undefined && { expiresAt: exp * 1000 }),
-  });
+  return viewerBridge(res.webSocket, limits(c.env), c.var.runId, c.var.auth.exp);
 });
 
 /** WebSocket viewers, accepted by the object with the hibernation API. */

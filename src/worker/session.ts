@@ -18,7 +18,7 @@ import { describeRoute } from "hono-openapi";
 import { ClientEventData, SessionPost as SessionPostSchema, SessionPostReply as SessionPostReplySchema } from "../protocol/index.ts";
 import { eventStream, json, jsonRequest, needs, params, runErrors } from "./openapi.ts";
 import type { RunApp } from "./vars.ts";
-import { sseBridge } from "./sse.ts";
+import { viewerBridge } from "./sse.ts";
 
 type Subscribe = (c: Context<RunApp>, transport: Transport, after: Cursor) => Promise<Response>;
 
@@ -82,14 +82,7 @@ export function sessionRoutes(run: Hono<RunApp>, subscribe: Subscribe): void {
   run.get("/session/events/stream", sessionStream, need("read"), async (c) => {
     const res = await subscribe(c, "session", cursorOf(c.req.header("Last-Event-ID") || c.req.query("after")));
     if (!res.webSocket) return res;
-    const l = limits(c.env);
-    const { exp } = c.var.auth;
-    return sseBridge(res.webSocket, {
-      keepAliveMs: l.sseKeepAliveSeconds * 1000,
-      maxBufferBytes: l.sseMaxBufferBytes,
-      runId: c.var.runId,
-      ...(exp !== undefined && { expiresAt: exp * 1000 }),
-    });
+    return viewerBridge(res.webSocket, limits(c.env), c.var.runId, c.var.auth.exp);
   });
 
   /** A client's events, stored (and passed to the runner) all or none; each payload's uuid makes it idempotent. */

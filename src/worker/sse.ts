@@ -212,3 +212,13 @@ export function sseBridge(ws: WebSocket, opts: BridgeOptions): Response {
     },
   });
 }
+
+/** A run viewer's bridge: the relay's keep-alive interval and buffer bound, and the end of the viewer's token (`exp`, seconds). */
+export function viewerBridge(ws: WebSocket, l: { sseKeepAliveSeconds: number; sseMaxBufferBytes: number }, runId: string, exp: number | undefined): Response {
+  return sseBridge(ws, {
+    keepAliveMs: l.sseKeepAliveSeconds * 1000,
+    maxBufferBytes: l.sseMaxBufferBytes,
+    runId,
+    ...(exp !== undefined && { expiresAt: exp * 1000 }),
+  });
+}
