@@ -9,9 +9,10 @@
  * event loop between: the answer to the write (held until the write is
  * durable) and the next request go out between two slices, instead of after
  * sending to hundreds of sockets. WebSocket viewers go first, the SSE
- * bridges after (their viewers are a hop further). Each batch keeps the drafts as they stood
- * after it: a viewer that is caught up as the batch reaches it gets those,
- * and the deltas after it, as it would have had it been published at once.
+ * bridges after (their viewers are a hop further). Each batch keeps the
+ * drafts as they stood after it: a viewer that is caught up as the batch
+ * reaches it gets those, and the deltas after it, as it would have had it
+ * been published at once.
  * Viewers that are behind catch up from storage meanwhile, and the cursor
  * check (subscribers.ts) keeps the hand-off exact whichever comes first; a
  * socket accepted while a batch is on its way catches up from storage too.
