@@ -2,29 +2,21 @@
  * The chat view in real headless Chromium (from the @sparticuz/chromium
  * package, driven by playwright-core) against a real `wrangler dev`.
  */
-import { mkdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import type { InputsReply } from "../../src/protocol/index.ts";
-import { launchChromium } from "../support/chromium";
+import { ARTIFACTS, browserPerFile } from "../support/chromium";
 import { ndjson, range } from "../support/inbox";
 import { startProxy } from "../support/proxy";
 import { ADMIN, tokenFor } from "./auth";
 import { newRunId, startRunner } from "./runner-support";
 
-const ARTIFACTS = fileURLToPath(new URL("../../test-results/", import.meta.url));
 const REPLAY = fileURLToPath(new URL("../../scripts/replay.mjs", import.meta.url));
 const SESSION = fileURLToPath(new URL("../../demo/session.jsonl", import.meta.url));
 const relay = () => inject("relayUrl");
 const runUrl = (runId: string, path = "") => `${relay()}/api/v1/workflows/${runId}${path}`;
 
-let browser: Browser;
-beforeAll(async () => {
-  await mkdir(ARTIFACTS, { recursive: true });
-  browser = await launchChromium();
-});
-afterAll(() => browser?.close());
+const browser = browserPerFile();
 
 const assistantLine = (n: number, text: string) =>
   ({ type: "assistant", message: { id: `msg_b_${n}`, type: "message", role: "assistant", content: [{ type: "text", text }] }, session_id: "b" });
@@ -40,7 +32,7 @@ describe("the chat view", () => {
     const runner = startRunner(["exec", "--url", relay(), "--run", runId, "--token", await tokenFor(runId, "runner"), "--no-spool", "--", process.execPath, REPLAY, SESSION, "--fast"]);
     expect(await runner.exit, runner.stderr()).toBe(0);
 
-    const page = await browser.newPage({ viewport: { width: 900, height: 1000 } });
+    const page = await browser().newPage({ viewport: { width: 900, height: 1000 } });
     await page.goto(`${relay()}/?run=${runId}&token=${await tokenFor(runId, "read")}`);
     await page.locator("#run-status[data-status=completed]").waitFor();
     await expect(page.getByText("The month is off by one").count()).resolves.toBe(1);
@@ -64,7 +56,7 @@ describe("the chat view", () => {
 
     // The page talks to the relay through a proxy that can drop its connections, as a lost network does.
     const proxy = await startProxy(relay());
-    const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    const context = await browser().newContext({ viewport: { width: 390, height: 844 } });
     const page = await context.newPage();
     await page.goto(`${proxy.url}/?run=${runId}&token=${await tokenFor(runId, "write")}`);
     await page.getByText("Working on it.").waitFor();
@@ -107,7 +99,7 @@ describe("the chat view", () => {
     const text = (t: string) => delta({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: t } });
     await append(runId, [{ type: "system", subtype: "init", session_id: "t", model: "claude-test", cwd: "/work" }]);
 
-    const page = await browser.newPage({ viewport: { width: 900, height: 700 } });
+    const page = await browser().newPage({ viewport: { width: 900, height: 700 } });
     await page.goto(`${relay()}/?run=${runId}&token=${await tokenFor(runId, "read")}`);
     await page.getByText("Session started").waitFor();
     const partial = page.locator(".assistant p.partial");

@@ -5,27 +5,19 @@
  * `GET /inputs`. Each prompt is a card with the tool, what it would touch and
  * why it asks; its buttons answer it; a settled card shows its outcome.
  */
-import { mkdir } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
 import axe from "axe-core";
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { Page } from "playwright-core";
+import { describe, expect, inject, it } from "vitest";
 import type { Input, InputsReply } from "../../src/protocol/index.ts";
-import { launchChromium } from "../support/chromium";
+import { ARTIFACTS, browserPerFile } from "../support/chromium";
 import { ndjson } from "../support/inbox";
 import { tokenFor } from "./auth";
 import { newRunId } from "./runner-support";
 
-const ARTIFACTS = fileURLToPath(new URL("../../test-results/", import.meta.url));
 const relay = () => inject("relayUrl");
 const runUrl = (runId: string, path = "") => `${relay()}/api/v1/workflows/${runId}${path}`;
 
-let browser: Browser;
-beforeAll(async () => {
-  await mkdir(ARTIFACTS, { recursive: true });
-  browser = await launchChromium();
-});
-afterAll(() => browser?.close());
+const browser = browserPerFile();
 
 const INPUT = { file_path: "/x/notes.md", content: "# Notes\n" };
 const SESSION_EDITS = { type: "setMode", mode: "acceptEdits", destination: "session" };
@@ -68,7 +60,7 @@ async function fakeRunner(name: string) {
 }
 
 async function open(runId: string, scope: "write" | "read", width = 900): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width, height: 900 } });
+  const page = await browser().newPage({ viewport: { width, height: 900 } });
   await page.goto(`${relay()}/?run=${runId}&token=${await tokenFor(runId, scope)}`);
   return page;
 }

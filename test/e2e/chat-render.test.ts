@@ -4,26 +4,19 @@
  * each renders as the chat view describes it; screenshots at 1280 and 390 px;
  * axe-core finds no serious or critical violations.
  */
-import { mkdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import axe from "axe-core";
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { launchChromium } from "../support/chromium";
+import type { Page } from "playwright-core";
+import { describe, expect, inject, it } from "vitest";
+import { ARTIFACTS, browserPerFile } from "../support/chromium";
 import { tokenFor } from "./auth";
 import { newRunId, startRunner } from "./runner-support";
 
-const ARTIFACTS = fileURLToPath(new URL("../../test-results/", import.meta.url));
 const REPLAY = fileURLToPath(new URL("../../scripts/replay.mjs", import.meta.url));
 const SESSION = fileURLToPath(new URL("../../demo/chat-features.jsonl", import.meta.url));
 const relay = () => inject("relayUrl");
 
-let browser: Browser;
-beforeAll(async () => {
-  await mkdir(ARTIFACTS, { recursive: true });
-  browser = await launchChromium();
-});
-afterAll(() => browser?.close());
+const browser = browserPerFile();
 
 async function seriousViolations(page: Page) {
   await page.addScriptTag({ content: axe.source });
@@ -39,7 +32,7 @@ describe("the chat view renders a recorded session", () => {
     const token = await tokenFor(runId, "write");
 
     for (const width of [1280, 390]) {
-      const page = await browser.newPage({ viewport: { width, height: 900 } });
+      const page = await browser().newPage({ viewport: { width, height: 900 } });
       await page.goto(`${relay()}/?run=${runId}&token=${token}`);
       await page.locator("#run-status[data-status=completed]").waitFor();
 

@@ -2,9 +2,9 @@
  * The chat view's states, in words a person understands, driven one by one
  * against a real `wrangler dev` in headless Chromium.
  */
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { launchChromium } from "../support/chromium";
+import type { Page } from "playwright-core";
+import { describe, expect, inject, it } from "vitest";
+import { browserPerFile } from "../support/chromium";
 import { ndjson } from "../support/inbox";
 import { ADMIN, tokenFor } from "./auth";
 import { newRunId } from "./runner-support";
@@ -12,9 +12,7 @@ import { newRunId } from "./runner-support";
 const relay = () => inject("relayUrl");
 const runUrl = (runId: string, path = "") => `${relay()}/api/v1/workflows/${runId}${path}`;
 
-let browser: Browser;
-beforeAll(async () => (browser = await launchChromium()));
-afterAll(() => browser?.close());
+const browser = browserPerFile();
 
 async function append(runId: string, lines: unknown[]) {
   const res = await fetch(runUrl(runId, "/events"), { method: "POST", headers: { ...ADMIN, "Content-Type": "application/x-ndjson" }, body: ndjson(lines) });
@@ -32,7 +30,7 @@ const shows = (page: Page, words: string) => expect.poll(() => activity(page).te
 describe("the chat view's states", () => {
   it("no such run yet, working…, waiting for you, stopping…, stopped, nothing to stop, a failed turn in words, ended: failed with its reason", async () => {
     const runId = newRunId("chat-states");
-    const page = await browser.newPage({ viewport: { width: 900, height: 800 } });
+    const page = await browser().newPage({ viewport: { width: 900, height: 800 } });
     await page.goto(`${relay()}/?run=${runId}&token=${await tokenFor(runId, "write")}`);
     await shows(page, "no such run yet — waiting for it to start");
     await expect(page.locator("#send").isDisabled()).resolves.toBe(true);
@@ -77,7 +75,7 @@ describe("the chat view's states", () => {
   });
 
   it("ended: completed and ended: cancelled with the reason", async () => {
-    const page = await browser.newPage({ viewport: { width: 360, height: 700 } });
+    const page = await browser().newPage({ viewport: { width: 360, height: 700 } });
     for (const [status, reason, words] of [["completed", undefined, "ended: completed"], ["cancelled", "stopped by its owner", "ended: cancelled — stopped by its owner"]] as const) {
       const runId = newRunId(`chat-${status}`);
       await append(runId, [said(1, "Hello."), result()]);
@@ -91,7 +89,7 @@ describe("the chat view's states", () => {
   });
 
   it("the bare page offers a form to open a run, not 'pending · connecting…'", async () => {
-    const page = await browser.newPage({ viewport: { width: 360, height: 700 } });
+    const page = await browser().newPage({ viewport: { width: 360, height: 700 } });
     await page.goto(`${relay()}/`);
     const form = page.getByRole("form", { name: "Open a run" });
     await form.waitFor();

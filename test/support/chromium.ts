@@ -4,7 +4,13 @@
  * here by playwright-core. `CHROMIUM_PATH` picks another Chromium instead.
  */
 import sparticuz from "@sparticuz/chromium";
+import { mkdir } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import { chromium, type Browser } from "playwright-core";
+import { afterAll, beforeAll } from "vitest";
+
+/** Where the browser tests leave their screenshots (gitignored). */
+export const ARTIFACTS = fileURLToPath(new URL("../../test-results/", import.meta.url));
 
 /**
  * Its Lambda-tuned flags, less `--single-process` (with it, closing a page can
@@ -20,4 +26,15 @@ export async function launchChromium(): Promise<Browser> {
     args: own ? ["--no-sandbox", "--disable-gpu", ...QUIET] : [...FROM_PACKAGE(), ...QUIET],
     headless: true,
   });
+}
+
+/** For a test file: one Chromium, launched before its tests (test-results/ made) and closed after them. */
+export function browserPerFile(): () => Browser {
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    browser = await launchChromium();
+  });
+  afterAll(() => browser?.close());
+  return () => browser!;
 }
