@@ -1,5 +1,5 @@
 /**
- * `node bench/profile.ts`: where the relay's own time goes on ingest. It
+ * `npm run profile` (node bench/profile.ts): where the relay's own time goes on ingest. It
  * starts runrelay under `wrangler dev` as the bench does, attaches V8's CPU
  * profiler through wrangler's inspector port (under `wrangler dev` the Worker
  * and its run objects share one isolate), drives single-line POSTs, batches
@@ -7,7 +7,7 @@
  * and the isolate's CPU time, per module of the bundle (esbuild marks each
  * with a `// path` comment) and per function.
  *
- *   node bench/profile.ts [--posts 1000] [--batches 100] [--messages 50] [--interval 500] [--top 25]
+ *   npm run profile -- [--posts 1000] [--batches 100] [--messages 50] [--interval 500] [--top 25]
  *
  * Read it as proportions: sampling slows the isolate down (the finer
  * `--interval`, in µs, the more), and an async function's self time includes
