@@ -3,7 +3,7 @@
  * Ids are dense (1, 2, 3 …) and assigned here. `data` is kept as JSON text so
  * that frames are built by joining strings, never by re-serialising.
  */
-import type { EntryText } from "../protocol/index.ts";
+import type { EntryText, Producer } from "../protocol/index.ts";
 import { addColumns } from "./columns.ts";
 import type { LiveBatch } from "./drafts.ts";
 
@@ -20,6 +20,8 @@ export interface WriteOptions {
   alongside?: (firstId: number, now: number) => void;
   /** A runner's write: it counts as hearing from the runner (liveness.ts). */
   runner?: boolean;
+  /** The idempotent producer whose batch this is (producers.ts): its seq is stored with the batch. */
+  producer?: Producer;
   /**
    * The batch's live part (drafts.ts): its deltas are fanned out in order with
    * the entries and folded into the drafts, which are stored with the batch.

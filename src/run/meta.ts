@@ -19,6 +19,15 @@ export interface Meta {
   stalledAt: number | null;
   /** SQLite rows the object has written, as of the last touch (rows.ts). */
   rowsWritten: number;
+  /** The producer that wrote last, with its epoch and seq, kept in this row (producers.ts); null before any. */
+  producer: ProducerState | null;
+}
+
+/** An idempotent producer's epoch and highest seq (-1: claimed, nothing sent yet). */
+export interface ProducerState {
+  id: string;
+  epoch: number;
+  seq: number;
 }
 
 export const isEnded = (status: RunStatus): status is FinalStatus =>
@@ -43,7 +52,15 @@ export class RunMeta {
       last_seen  INTEGER,
       stalled_at INTEGER
     )`);
-    addColumns(sql, "run", { last_seen: "INTEGER", stalled_at: "INTEGER", rows_written: "INTEGER NOT NULL DEFAULT 0", draft: "TEXT" });
+    addColumns(sql, "run", {
+      last_seen: "INTEGER",
+      stalled_at: "INTEGER",
+      rows_written: "INTEGER NOT NULL DEFAULT 0",
+      draft: "TEXT",
+      producer_id: "TEXT",
+      producer_epoch: "INTEGER",
+      producer_seq: "INTEGER",
+    });
     sql.exec("CREATE TABLE IF NOT EXISTS tombstone (deleted_at INTEGER NOT NULL)");
   }
 
@@ -65,10 +82,13 @@ export class RunMeta {
     const row = this.sql
       .exec<Record<string, never>>(
         `SELECT run_id AS runId, status, reason, created_at AS createdAt, updated_at AS updatedAt, bytes,
-                last_seen AS lastSeen, stalled_at AS stalledAt, rows_written AS rowsWritten FROM run`,
+                last_seen AS lastSeen, stalled_at AS stalledAt, rows_written AS rowsWritten,
+                producer_id AS producerId, producer_epoch AS producerEpoch, producer_seq AS producerSeq FROM run`,
       )
-      .toArray()[0];
-    return (row as Meta | undefined) ?? null;
+      .toArray()[0] as (Omit<Meta, "producer"> & { producerId: string | null; producerEpoch: number; producerSeq: number }) | undefined;
+    if (!row) return null;
+    const { producerId, producerEpoch, producerSeq, ...meta } = row;
+    return { ...meta, producer: producerId === null ? null : { id: producerId, epoch: producerEpoch, seq: producerSeq } };
   }
 
   /** The in-flight messages' drafts, as stored by the last batch (drafts.ts). */
@@ -84,25 +104,42 @@ export class RunMeta {
    * Creates the row on the first write and records activity. `runner`: a
    * runner's write, which also counts as hearing from it (once one has shown
    * itself). `rows`: rows written to add to the count (rows.ts); `draft`: the
-   * drafts to store (drafts.ts; undefined leaves them as they are). One
-   * statement, one row. Call inside a transaction.
+   * drafts to store (drafts.ts; undefined leaves them as they are);
+   * `producer`: the producer whose batch this is, now at this epoch and seq
+   * (producers.ts; undefined leaves the row's as it is). One statement, one
+   * row. Call inside a transaction.
    */
-  touch(runId: string, now: number, bytesAdded: number, runner = false, rows = 0, draft?: string | null): void {
+  touch(runId: string, now: number, bytesAdded: number, opts: { runner?: boolean; rows?: number; draft?: string | null; producer?: ProducerState } = {}): void {
+    const { draft, producer } = opts;
     this.sql.exec(
-      `INSERT INTO run (one, run_id, status, created_at, updated_at, bytes, rows_written, draft) VALUES (1, ?, 'running', ?, ?, ?, ?, ?)
+      `INSERT INTO run (one, run_id, status, created_at, updated_at, bytes, rows_written, draft, producer_id, producer_epoch, producer_seq)
+         VALUES (1, ?1, 'running', ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
        ON CONFLICT (one) DO UPDATE SET updated_at = excluded.updated_at, bytes = bytes + excluded.bytes,
          rows_written = rows_written + excluded.rows_written,
-         draft = CASE WHEN ? THEN excluded.draft ELSE draft END,
-         last_seen = CASE WHEN ? AND last_seen IS NOT NULL THEN excluded.updated_at ELSE last_seen END`,
+         draft = CASE WHEN ?9 THEN excluded.draft ELSE draft END,
+         last_seen = CASE WHEN ?10 AND last_seen IS NOT NULL THEN excluded.updated_at ELSE last_seen END,
+         producer_id = coalesce(excluded.producer_id, producer_id),
+         producer_epoch = CASE WHEN excluded.producer_id IS NULL THEN producer_epoch ELSE excluded.producer_epoch END,
+         producer_seq = CASE WHEN excluded.producer_id IS NULL THEN producer_seq ELSE excluded.producer_seq END`,
       runId,
       now,
-      now,
       bytesAdded,
-      rows,
+      opts.rows ?? 0,
       draft ?? null,
+      producer?.id ?? null,
+      producer?.epoch ?? null,
+      producer?.seq ?? null,
       draft === undefined ? 0 : 1,
-      runner ? 1 : 0,
+      opts.runner ? 1 : 0,
     );
+  }
+
+  /** Fences the epoch of the producer this row holds, if it is `id`: the next epoch, nothing sent yet. Its new epoch, or null if the row holds another. */
+  fenceProducer(id: string): number | null {
+    const row = this.sql
+      .exec<{ epoch: number }>("UPDATE run SET producer_epoch = producer_epoch + 1, producer_seq = -1 WHERE producer_id = ? RETURNING producer_epoch AS epoch", id)
+      .toArray()[0];
+    return row?.epoch ?? null;
   }
 
   /** A runner was heard from; `shows`: by a long-poll or heartbeat, which starts its lease. */

@@ -85,7 +85,7 @@ export class RunObject extends DurableObject<RunEnv> {
     const write: Write = (...args) => this.#write(...args);
     const parts = { log: (this.#log = new EventLog(sql)), inputs: (this.#inputs = new InputQueue(sql)), limits: () => limits(this.env), write };
     this.#meta = new RunMeta(sql);
-    this.#producers = new Producers(sql);
+    this.#producers = new Producers(sql, this.#meta);
     this.#drafts = new Drafts(() => this.#meta.draft());
     const run = { ctx: this.ctx, drafts: () => this.#drafts.list(), state: () => this.#state() };
     this.#publisher = new Publisher({ ...run, subscribers: () => this.#subscribers, ...(this.env.FANOUT && { shards: () => this.#shards }) });
@@ -110,11 +110,8 @@ export class RunObject extends DurableObject<RunEnv> {
     if (ended) return ended;
     const live = splitBatch(lines, marks) ?? undefined;
     const entries = live?.entries ?? lines.map((data) => ({ type: "sdk" as const, data }));
-    const alongside = (_: number, now: number) => {
-      if (producer) this.#producers.commit(producer, now);
-      if (controls?.length) this.#controls.record(controls);
-    };
-    const batch = this.#write(runId, entries, { bytes, runner: true, alongside, ...(live && { live }) });
+    const alongside = controls?.length ? () => this.#controls.record(controls) : undefined;
+    const batch = this.#write(runId, entries, { bytes, runner: true, ...(alongside && { alongside }), ...(live && { live }), ...(producer && { producer }) });
     const lastEventId = batch.at(-1)?.id ?? this.#log.lastId();
     return { ok: true, duplicate: false, lastEventId, ...(producer && { producer: { epoch: producer.epoch, seq: producer.seq } }) };
   }
@@ -226,8 +223,14 @@ export class RunObject extends DurableObject<RunEnv> {
       const bytes = opts.bytes ?? list.reduce((n, e) => n + utf8Length(e.data), 0);
       const before = this.#log.lastId();
       const folded = opts.live && this.#drafts.fold(opts.live, before);
-      // The count of rows written so far, plus this row and the entries' rows (rows.ts); the drafts, if the batch has live lines.
-      this.#meta.touch(runId, now, bytes, opts.runner, this.#rows.take(1 + list.length), folded ? folded.stored : undefined);
+      const producer = opts.producer && this.#producers.commit(opts.producer, now);
+      // The count of rows written so far, plus this row and the entries' rows (rows.ts); the drafts, if the batch has live lines; the producer's seq.
+      this.#meta.touch(runId, now, bytes, {
+        runner: opts.runner,
+        rows: this.#rows.take(1 + list.length),
+        ...(folded && { draft: folded.stored }),
+        ...(producer && { producer }),
+      });
       const rows = this.#log.append(list, now);
       opts.alongside?.(before + 1, now);
       segments = folded ? segmentsOf(folded.order, rows) : undefined;

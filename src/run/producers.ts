@@ -6,8 +6,15 @@
  * runner taking over may claim the next epoch before it sends anything: the
  * old epoch is fenced at once, and the new one starts at seq 0 (stored as -1,
  * "nothing sent yet").
+ *
+ * The producer that wrote last is kept in the run's row, which every write
+ * updates anyway (meta.ts, `touch`): a batch from the same producer as the
+ * last costs no row of its own. The others are rows of `producers`; when
+ * another producer writes, the one the run's row held moves there first.
+ * The run's row wins over a row of `producers` for the same id.
  */
 import { ProducerHeaders, type Producer } from "../protocol/index.ts";
+import type { ProducerState, RunMeta } from "./meta.ts";
 import { fail, type Failure } from "./result.ts";
 
 /** `duplicate` is set when the batch was already appended: the producer's current state. */
@@ -21,7 +28,10 @@ interface ProducerRow {
 }
 
 export class Producers {
-  constructor(private readonly sql: SqlStorage) {
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly meta: Pick<RunMeta, "get" | "fenceProducer">,
+  ) {
     sql.exec(`CREATE TABLE IF NOT EXISTS producers (
       id         TEXT    PRIMARY KEY,
       epoch      INTEGER NOT NULL,
@@ -52,11 +62,15 @@ export class Producers {
   }
 
   #state(id: string): ProducerRow | undefined {
+    const last = this.meta.get()?.producer;
+    if (last?.id === id) return last;
     return this.sql.exec<Record<keyof ProducerRow, number>>("SELECT epoch, seq FROM producers WHERE id = ?", id).toArray()[0];
   }
 
   /** Fences the producer's current epoch: its epoch becomes current + 1 (0 for a new producer), with no seq yet. */
   claim(id: string, now: number): number {
+    const fenced = this.meta.fenceProducer(id);
+    if (fenced !== null) return fenced;
     return this.sql
       .exec<{ epoch: number }>(
         `INSERT INTO producers (id, epoch, seq, updated_at) VALUES (?, 0, -1, ?)
@@ -70,23 +84,33 @@ export class Producers {
 
   /** Every producer's epoch and highest seq (-1: claimed, nothing sent yet). */
   all(): Record<string, ProducerRow> {
-    const out: Record<string, ProducerRow> = {};
-    for (const row of this.sql.exec<{ id: string; epoch: number; seq: number }>("SELECT id, epoch, seq FROM producers ORDER BY id")) {
-      out[row.id] = { epoch: row.epoch, seq: row.seq };
+    const rows = new Map<string, ProducerRow>();
+    for (const row of this.sql.exec<{ id: string; epoch: number; seq: number }>("SELECT id, epoch, seq FROM producers")) {
+      rows.set(row.id, { epoch: row.epoch, seq: row.seq });
     }
-    return out;
+    const last = this.meta.get()?.producer;
+    if (last) rows.set(last.id, { epoch: last.epoch, seq: last.seq });
+    return Object.fromEntries([...rows].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   }
 
-  /** Records an accepted batch. Call inside the append's transaction. */
-  commit(p: Producer, now: number): void {
-    this.sql.exec(
-      `INSERT INTO producers (id, epoch, seq, updated_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET epoch = excluded.epoch, seq = excluded.seq, updated_at = excluded.updated_at`,
-      p.id,
-      p.epoch,
-      p.seq,
-      now,
-    );
+  /**
+   * An accepted batch of `p`, about to be stored with the run's row (`touch`,
+   * given the state this returns): if the row holds another producer, that
+   * one moves to `producers` first. Call inside the append's transaction.
+   */
+  commit(p: Producer, now: number): ProducerState {
+    const last = this.meta.get()?.producer;
+    if (last && last.id !== p.id) {
+      this.sql.exec(
+        `INSERT INTO producers (id, epoch, seq, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET epoch = excluded.epoch, seq = excluded.seq, updated_at = excluded.updated_at`,
+        last.id,
+        last.epoch,
+        last.seq,
+        now,
+      );
+    }
+    return { id: p.id, epoch: p.epoch, seq: p.seq };
   }
 }
 

@@ -1,6 +1,7 @@
 /** Fencing that holds: a runner taking over claims the producer's next epoch before it sends anything. */
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { append, appendOk, call, complete, expectError, info, newRunId, range, readAll, sdkLine } from "./support";
+import { append, appendOk, call, complete, expectError, info, newRunId, range, readAll, sdkLine, stubOf } from "./support";
 
 const lines = (from: number, to: number) => range(from, to).map(sdkLine);
 const claim = (runId: string, producerId: string) => call(runId, `/producers/${encodeURIComponent(producerId)}/claim`, { method: "POST" });
@@ -84,5 +85,60 @@ describe("POST /producers/:producerId/claim", () => {
     expect((await pollAs(1, 1)).status).toBe(200);
     expect((await info(runId)).pendingInputs).toBe(0);
     await expectError(await call(runId, "/inputs?after=0&wait=0", { headers: { "Producer-Id": "runner" } }), 400, "bad_producer");
+  });
+});
+
+describe("the producer that wrote last, kept in the run's row", () => {
+  const rows = async (runId: string) => (await info(runId)).rowsWritten;
+
+  it("costs a batch no row of its own; another producer moves it to its table; seqs, claims and GET / stay exact", async () => {
+    const runId = newRunId("producer-row");
+    await appendOk(runId, lines(1, 1), { id: "p", epoch: 0, seq: 0 });
+    let before = await rows(runId);
+    await appendOk(runId, lines(2, 3), { id: "p", epoch: 0, seq: 1 });
+    expect((await rows(runId)) - before).toBe(1 + 2); // the run's row, two lines
+    before = await rows(runId);
+    await appendOk(runId, lines(4, 4), { id: "q", epoch: 0, seq: 0 });
+    // p's state moved to the table (a new row there, and its id's index entry), the run's row, one line.
+    expect((await rows(runId)) - before).toBe(2 + 1 + 1);
+    expect((await info(runId)).producers).toEqual({ p: { epoch: 0, seq: 1 }, q: { epoch: 0, seq: 0 } });
+
+    // Each is checked against its own state, wherever it is kept.
+    expect((await append(runId, lines(2, 3), { id: "p", epoch: 0, seq: 1 })).status).toBe(204);
+    await expectError(await append(runId, lines(9, 9), { id: "p", epoch: 0, seq: 3 }), 409, "producer_seq_gap");
+    expect((await append(runId, lines(4, 4), { id: "q", epoch: 0, seq: 0 })).status).toBe(204);
+    await appendOk(runId, lines(5, 5), { id: "p", epoch: 0, seq: 2 });
+    await appendOk(runId, lines(6, 6), { id: "q", epoch: 0, seq: 1 });
+
+    // Claims: q is in the run's row, p in the table; both are fenced.
+    expect(await claimOk(runId, "q")).toBe(1);
+    expect(await claimOk(runId, "p")).toBe(1);
+    expect((await info(runId)).producers).toEqual({ p: { epoch: 1, seq: -1 }, q: { epoch: 1, seq: -1 } });
+    await expectError(await append(runId, lines(7, 7), { id: "q", epoch: 0, seq: 2 }), 403, "stale_producer_epoch");
+    await expectError(await append(runId, lines(7, 7), { id: "p", epoch: 0, seq: 3 }), 403, "stale_producer_epoch");
+    await appendOk(runId, lines(7, 7), { id: "p", epoch: 1, seq: 0 });
+    await appendOk(runId, lines(8, 8), { id: "q", epoch: 1, seq: 0 });
+    expect((await info(runId)).producers).toEqual({ p: { epoch: 1, seq: 0 }, q: { epoch: 1, seq: 0 } });
+    expect((await readAll(runId)).map((e) => e.data)).toEqual(lines(1, 8));
+  });
+
+  it("goes on from a producer that an older relay kept only in its table", async () => {
+    const runId = newRunId("producer-table");
+    await appendOk(runId, lines(1, 2), { id: "runner", epoch: 0, seq: 0 });
+    await runInDurableObject(stubOf(runId), (_: unknown, state: DurableObjectState) => {
+      // As an older relay left it: the run's row holds no producer, the table holds its state.
+      state.storage.sql.exec("UPDATE run SET producer_id = NULL, producer_epoch = NULL, producer_seq = NULL");
+      state.storage.sql.exec("INSERT INTO producers (id, epoch, seq, updated_at) VALUES ('runner', 0, 0, 0)");
+    });
+    await evictDurableObject(stubOf(runId));
+    expect((await info(runId)).producers).toEqual({ runner: { epoch: 0, seq: 0 } });
+    expect((await append(runId, lines(1, 2), { id: "runner", epoch: 0, seq: 0 })).status).toBe(204);
+    await appendOk(runId, lines(3, 3), { id: "runner", epoch: 0, seq: 1 });
+    // The run's row now holds it, and wins over the table's older row.
+    expect((await info(runId)).producers).toEqual({ runner: { epoch: 0, seq: 1 } });
+    expect((await append(runId, lines(3, 3), { id: "runner", epoch: 0, seq: 1 })).status).toBe(204);
+    expect(await claimOk(runId, "runner")).toBe(1);
+    await appendOk(runId, lines(4, 4), { id: "runner", epoch: 1, seq: 0 });
+    expect((await readAll(runId)).map((e) => e.data)).toEqual(lines(1, 4));
   });
 });
