@@ -127,7 +127,7 @@ export const RunInfo = z
       .record(z.string(), z.object({ epoch: z.number().int().nonnegative(), seq: z.number().int().min(-1) }))
       .meta({ description: "Each idempotent producer's epoch and the highest seq accepted (-1: claimed, nothing sent at that epoch yet)." }),
     rowsWritten: z.number().int().nonnegative().meta({
-      description: "SQLite rows the run's object has written (the log, its row, producers, inputs): live deltas cost none; a batch costs its durable lines plus at most 2.",
+      description: "SQLite rows the run's object has written (the log, its row, producers, inputs): live deltas cost none; a batch costs its durable lines plus 1 (the run's row, which holds the last producer's seq), plus 1 or 2 when its producer is not the last one.",
     }),
   })
   .meta({ id: "RunInfo", description: "`GET /` reply: the run's status and who is connected." });

@@ -122,6 +122,39 @@ describe("the producer that wrote last, kept in the run's row", () => {
     expect((await readAll(runId)).map((e) => e.data)).toEqual(lines(1, 8));
   });
 
+  it("keeps the producer's state through writes that have none, and a fence through its move to the table", async () => {
+    const runId = newRunId("producer-kept");
+    await appendOk(runId, lines(1, 1), { id: "p", epoch: 0, seq: 0 });
+    // Writes with no producer: a line, a message, an interrupt (each updates the run's row).
+    await appendOk(runId, lines(2, 2));
+    expect((await call(runId, "/messages", { method: "POST", headers: { "Content-Type": "application/json" }, body: '{"message":"hi"}' })).status).toBe(202);
+    expect((await call(runId, "/interrupt", { method: "POST" })).status).toBe(202);
+    expect((await info(runId)).producers).toEqual({ p: { epoch: 0, seq: 0 } });
+    expect((await append(runId, lines(1, 1), { id: "p", epoch: 0, seq: 0 })).status).toBe(204);
+
+    // Fenced while in the run's row, then moved to the table by another producer: still fenced.
+    expect(await claimOk(runId, "p")).toBe(1);
+    await appendOk(runId, lines(3, 3), { id: "q", epoch: 0, seq: 0 });
+    expect((await info(runId)).producers).toEqual({ p: { epoch: 1, seq: -1 }, q: { epoch: 0, seq: 0 } });
+    await expectError(await append(runId, lines(9, 9), { id: "p", epoch: 0, seq: 1 }), 403, "stale_producer_epoch");
+    const pollAs = (id: string, epoch: number) => call(runId, "/inputs?after=0&wait=0", { headers: { "Producer-Id": id, "Producer-Epoch": String(epoch) } });
+    await expectError(await pollAs("p", 0), 403, "stale_producer_epoch"); // fenced, from the table
+    expect((await pollAs("p", 1)).status).toBe(200);
+    expect(await claimOk(runId, "q")).toBe(1);
+    await expectError(await pollAs("q", 0), 403, "stale_producer_epoch"); // fenced, from the run's row
+    expect((await pollAs("q", 1)).status).toBe(200);
+
+    // Moving a producer that already has a row in the table costs that one row.
+    await appendOk(runId, lines(4, 4), { id: "p", epoch: 1, seq: 0 });
+    const before = (await info(runId)).rowsWritten;
+    await appendOk(runId, lines(5, 5), { id: "q", epoch: 1, seq: 0 });
+    expect((await info(runId)).rowsWritten - before).toBe(1 + 1 + 1); // p's row in the table, the run's row, one line
+    await complete(runId);
+    expect((await info(runId)).producers).toEqual({ p: { epoch: 1, seq: 0 }, q: { epoch: 1, seq: 0 } });
+    expect((await append(runId, lines(5, 5), { id: "q", epoch: 1, seq: 0 })).status).toBe(204); // a retry after the end
+    expect((await readAll(runId)).filter((e) => e.type === "sdk").map((e) => e.data)).toEqual(lines(1, 5));
+  });
+
   it("goes on from a producer that an older relay kept only in its table", async () => {
     const runId = newRunId("producer-table");
     await appendOk(runId, lines(1, 2), { id: "runner", epoch: 0, seq: 0 });
