@@ -25,6 +25,8 @@ export interface Dev {
   tail(): string;
   /** Resident memory of the workerd process that runs the Worker, in MiB (undefined if it cannot be read). */
   rssMiB(): number | undefined;
+  /** CPU time (user + system, ms) used so far by wrangler and every process under it: both workerds, esbuild (undefined if it cannot be read). */
+  cpuMs(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -92,6 +94,7 @@ export async function startDev(opts: { name: string; root: string; cwd: string; 
       }
       return mib;
     },
+    cpuMs: () => cpuMsOf([child.pid!, ...descendants(child.pid!)]),
     stop: async () => {
       await stopProcess(child);
       rmSync(state, { recursive: true, force: true });
@@ -208,6 +211,26 @@ function runtimePid(root: number, publicPort: number): number | undefined {
   };
   const runtime = workerds.filter((p) => !cmdline(p).includes(`--socket-addr=entry=127.0.0.1:${publicPort}`));
   return (runtime.length > 0 ? runtime : workerds).at(-1);
+}
+
+/** Clock ticks per second of `utime` and `stime` in /proc/<pid>/stat (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+/** CPU time the live processes among `pids` have used, in ms; undefined if none could be read. */
+function cpuMsOf(pids: number[]): number | undefined {
+  let ticks = 0;
+  let read = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // from the 3rd field, state
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime: the 14th and 15th
+      read++;
+    } catch {
+      // it just exited
+    }
+  }
+  return read === 0 ? undefined : (ticks * 1000) / TICKS_PER_SECOND;
 }
 
 function rssMiB(pid: number): number | undefined {

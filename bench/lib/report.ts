@@ -56,8 +56,10 @@ export function metrics(s: Sizes): Metric[] {
   }
   m.push({ key: "post.single.rps", label: `single-line POSTs, sequential (${n(s.posts)})`, unit: "req/s", better: "higher", phase: "ingest", from: "value", value: "post.single.rps" });
   m.push({ key: "post.single.p50", label: "  single-line POST latency p50", unit: "ms", better: "lower", phase: "ingest", from: "pct", sample: "post.single", p: 50 });
+  m.push({ key: "post.single.cpu", label: "  machine time per single-line POST (CPU, all processes)", unit: "ms", better: "lower", phase: "ingest", from: "value", value: "post.single.cpu" });
   m.push({ key: "post.batch.lps", label: `lines in batches of ${s.batchLines} (${n(s.batches)} batches)`, unit: "lines/s", better: "higher", phase: "ingest", from: "value", value: "post.batch.lps" });
   m.push({ key: "post.batch.p50", label: `  ${s.batchLines}-line POST latency p50`, unit: "ms", better: "lower", phase: "ingest", from: "pct", sample: "post.batch", p: 50 });
+  m.push({ key: "post.batch.cpu", label: `  machine time per ${s.batchLines}-line POST (CPU, all processes)`, unit: "ms", better: "lower", phase: "ingest", from: "value", value: "post.batch.cpu" });
   m.push({ key: "catchup.seed.lps", label: `storing ${n(s.events)} events for the catch-up (batches of 1,000)`, unit: "lines/s", better: "higher", phase: "catchup", from: "value", value: "catchup.seed.lps" });
   const what = { sse: "SSE", ws: "WebSocket", json: "JSON pages" };
   for (const tr of ["sse", "ws", "json"] as const) {

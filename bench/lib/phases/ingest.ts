@@ -2,15 +2,31 @@
 import { deltaLines, now, storedLine, storedLines } from "../lines.ts";
 import { CONNECT_MS, DELIVER_MS, Deadline, sleep, viewersOn, type Phase, type PhaseResult } from "./shared.ts";
 
-/** Sequential single-line POSTs, then sequential batches of `batchLines`. */
+/**
+ * Sequential single-line POSTs, then sequential batches of `batchLines`; for
+ * each, also the machine time a POST costs: the CPU time of every process
+ * under `wrangler dev` and of the bench itself (its viewer thread is idle
+ * here), per request. On two cores, where a server's work after one answer
+ * overlaps the next request, it says what the rates only suggest.
+ */
 export const ingest: Phase = async (ctx) => {
   const { t, sizes } = ctx;
+  const machine = () => {
+    const servers = t.dev.cpuMs();
+    const { user, system } = process.cpuUsage();
+    return servers === undefined ? undefined : servers + (user + system) / 1000;
+  };
+  const perPost = (from: number | undefined, count: number) => {
+    const to = machine();
+    return from === undefined || to === undefined ? null : (to - from) / count;
+  };
   const dl = new Deadline(60_000 + sizes.posts * 200 + sizes.batches * 2_000, "POSTs");
   const run = t.newRun("posts");
   for (let i = 0; i < 20; i++) await t.append(run, [storedLine(i)]); // warm-up
   const singles = storedLines(sizes.posts);
   const single: number[] = [];
   let start = now();
+  let cpu = machine();
   for (const line of singles) {
     dl.check();
     const t0 = now();
@@ -18,9 +34,11 @@ export const ingest: Phase = async (ctx) => {
     single.push(now() - t0);
   }
   const rps = sizes.posts / ((now() - start) / 1000);
+  const singleCpu = perPost(cpu, sizes.posts);
   const batches = Array.from({ length: sizes.batches }, (_, b) => storedLines(sizes.batchLines, b * sizes.batchLines));
   const batch: number[] = [];
   start = now();
+  cpu = machine();
   for (const lines of batches) {
     dl.check();
     const t0 = now();
@@ -28,7 +46,8 @@ export const ingest: Phase = async (ctx) => {
     batch.push(now() - t0);
   }
   const lps = (sizes.batches * sizes.batchLines) / ((now() - start) / 1000);
-  return { values: { "post.single.rps": rps, "post.batch.lps": lps }, samples: { "post.single": single, "post.batch": batch } };
+  const values = { "post.single.rps": rps, "post.single.cpu": singleCpu, "post.batch.lps": lps, "post.batch.cpu": perPost(cpu, sizes.batches) };
+  return { values, samples: { "post.single": single, "post.batch": batch } };
 };
 
 /** Ingest latency per batch with 0 / … viewers (half SSE, half WebSocket); each batch goes once every viewer has the last. */
