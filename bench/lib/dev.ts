@@ -158,16 +158,23 @@ function alive(pid: number): boolean {
   }
 }
 
+/**
+ * The fields of /proc/<pid>/stat from the 3rd (state) on: `pid (comm) state
+ * ppid …`, and comm may hold spaces and parentheses. Throws if the process
+ * has exited.
+ */
+function statFields(pid: number | string): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
 /** Parent of every process, from /proc. */
 function parents(): Map<number, number> {
   const map = new Map<number, number>();
   for (const name of readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-      // pid (comm) state ppid …; comm may hold spaces and parentheses
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      map.set(Number(name), Number(fields[1]));
+      map.set(Number(name), Number(statFields(name)[1]));
     } catch {
       // it just exited
     }
@@ -222,9 +229,8 @@ function cpuMsOf(pids: number[]): number | undefined {
   let read = 0;
   for (const pid of pids) {
     try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // from the 3rd field, state
-      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime: the 14th and 15th
+      const fields = statFields(pid);
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime: the 14th and 15th fields
       read++;
     } catch {
       // it just exited
