@@ -97,6 +97,11 @@ export class Shards {
     }
   }
 
+  /** Whether a shard has viewers (as last reported, or sent there): the run is hot (publisher.ts, HOT_TICK_MS). */
+  hot(): boolean {
+    return [...this.#all().values()].some((s) => total(s.counts) > 0);
+  }
+
   /** A new viewer past FANOUT_SHARD_SIZE here: the answer that sends the Worker to a shard, or null to accept it here. */
   route(sub: SubscribeParams & { after: number }, truncated: boolean): Promise<Response> | null {
     const ns = this.host.env.FANOUT;
