@@ -24,7 +24,7 @@
  * way before thousands of sends start; batches written during the tick go
  * out after it, in order. Without the tick, under `wrangler dev` on two cores,
  * the answer queued behind them: a 100-line batch with 2,000 viewers took
- * 3.0–3.5× as long to be answered as with none; with it, about 1.8×.
+ * 3.0–3.5× as long to be answered as with none; with it, 1.2–1.4× (bench).
  * (Waiting for the write to be durable, `storage.sync()`, was not enough:
  * the answer still passes through the Worker.) A tick is a small part of the
  * time such a batch takes to reach every viewer (about 1.4 s there), and a
