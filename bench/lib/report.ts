@@ -5,7 +5,18 @@ import type { TargetName } from "./targets.ts";
 
 export type Better = "lower" | "higher";
 
-export type Metric = { key: string; label: string; unit: string; better: Better; phase: string } & (
+/**
+ * A goal a figure is judged by: issue 14's "must hold" at the sizes it names
+ * (100 + 100 fan-out viewers, 100-line batches, 100,000 catch-up events,
+ * 2,000 viewers), on runrelay's own value or on its ratio to the floor.
+ */
+export interface Goal {
+  on: "value" | "ratio";
+  op: "<=" | ">=";
+  limit: number;
+}
+
+export type Metric = { key: string; label: string; unit: string; better: Better; phase: string; goal?: Goal } & (
   | { from: "pct"; sample: string; p: number }
   | { from: "value"; value: string }
   | { from: "ratio"; num: string; den: string }
@@ -29,15 +40,21 @@ export interface Row {
   floor: Figure;
   /** relay / floor. */
   ratio: number | null;
+  /** Whether the figure meets its goal (null: it has none, or no value). */
+  holds: boolean | null;
 }
 
 const n = (x: number) => x.toLocaleString("en-US");
 
+const at = (on: Goal["on"], op: Goal["op"], limit: number, when = true): { goal?: Goal } => (when ? { goal: { on, op, limit } } : {});
+
 export function metrics(s: Sizes): Metric[] {
   const m: Metric[] = [];
   const fan = `${s.viewers} SSE + ${s.viewers} WS viewers`;
-  m.push({ key: "fanout.all.p50", label: `fan-out latency p50 (${fan})`, unit: "ms", better: "lower", phase: "fanout", from: "pct", sample: "fanout.all", p: 50 });
-  m.push({ key: "fanout.all.p99", label: `fan-out latency p99 (${fan})`, unit: "ms", better: "lower", phase: "fanout", from: "pct", sample: "fanout.all", p: 99 });
+  for (const p of [50, 99]) {
+    const goal = at("ratio", "<=", 1.2, s.viewers === 100);
+    m.push({ key: `fanout.all.p${p}`, label: `fan-out latency p${p} (${fan})`, unit: "ms", better: "lower", phase: "fanout", from: "pct", sample: "fanout.all", p, ...goal });
+  }
   for (const tr of ["sse", "ws"] as const) {
     for (const p of [50, 99]) {
       const label = `  ${tr === "sse" ? "SSE" : "WS"} viewers p${p}`;
@@ -54,26 +71,28 @@ export function metrics(s: Sizes): Metric[] {
       m.push({ key: `delta.${tr}.p${p}`, label, unit: "ms", better: "lower", phase: "deltas", from: "pct", sample: `delta.${tr}`, p });
     }
   }
-  m.push({ key: "post.single.rps", label: `single-line POSTs, sequential (${n(s.posts)})`, unit: "req/s", better: "higher", phase: "ingest", from: "value", value: "post.single.rps" });
+  m.push({ key: "post.single.rps", label: `single-line POSTs, sequential (${n(s.posts)})`, unit: "req/s", better: "higher", phase: "ingest", from: "value", value: "post.single.rps", ...at("ratio", ">=", 0.9) });
   m.push({ key: "post.single.p50", label: "  single-line POST latency p50", unit: "ms", better: "lower", phase: "ingest", from: "pct", sample: "post.single", p: 50 });
   m.push({ key: "post.single.cpu", label: "  machine time per single-line POST (CPU, all processes)", unit: "ms", better: "lower", phase: "ingest", from: "value", value: "post.single.cpu" });
-  m.push({ key: "post.batch.lps", label: `lines in batches of ${s.batchLines} (${n(s.batches)} batches)`, unit: "lines/s", better: "higher", phase: "ingest", from: "value", value: "post.batch.lps" });
+  m.push({ key: "post.batch.lps", label: `lines in batches of ${s.batchLines} (${n(s.batches)} batches)`, unit: "lines/s", better: "higher", phase: "ingest", from: "value", value: "post.batch.lps", ...at("ratio", ">=", 3, s.batchLines === 100) });
   m.push({ key: "post.batch.p50", label: `  ${s.batchLines}-line POST latency p50`, unit: "ms", better: "lower", phase: "ingest", from: "pct", sample: "post.batch", p: 50 });
   m.push({ key: "post.batch.cpu", label: `  machine time per ${s.batchLines}-line POST (CPU, all processes)`, unit: "ms", better: "lower", phase: "ingest", from: "value", value: "post.batch.cpu" });
   m.push({ key: "catchup.seed.lps", label: `storing ${n(s.events)} events for the catch-up (batches of 1,000)`, unit: "lines/s", better: "higher", phase: "catchup", from: "value", value: "catchup.seed.lps" });
   const what = { sse: "SSE", ws: "WebSocket", json: "JSON pages" };
   for (const tr of ["sse", "ws", "json"] as const) {
-    m.push({ key: `catchup.${tr}.eps`, label: `catch-up of ${n(s.events)} events, ${what[tr]}`, unit: "events/s", better: "higher", phase: "catchup", from: "value", value: `catchup.${tr}.eps` });
+    const goal = at("value", ">=", 250_000, tr !== "json" && s.events === 100_000);
+    m.push({ key: `catchup.${tr}.eps`, label: `catch-up of ${n(s.events)} events, ${what[tr]}`, unit: "events/s", better: "higher", phase: "catchup", from: "value", value: `catchup.${tr}.eps`, ...goal });
     if (tr === "sse") {
       m.push({ key: "catchup.sse.reconnects", label: "  SSE reconnects in that catch-up (reader dropped as slow)", unit: "count", better: "lower", phase: "catchup", from: "value", value: "catchup.sse.reconnects" });
     }
   }
   for (const tr of ["sse", "ws", "json"] as const) {
-    m.push({ key: `catchup.${tr}.mem`, label: `workerd RSS growth in catch-up, ${what[tr]}`, unit: "MiB", better: "lower", phase: "catchup", from: "value", value: `catchup.${tr}.mem` });
+    const goal = at("value", "<=", 50, tr !== "json" && s.events === 100_000);
+    m.push({ key: `catchup.${tr}.mem`, label: `workerd RSS growth in catch-up, ${what[tr]}`, unit: "MiB", better: "lower", phase: "catchup", from: "value", value: `catchup.${tr}.mem`, ...goal });
   }
   m.push({ key: "msg.rtt.p50", label: "message round trip p50 (POST /messages → GET /inputs)", unit: "ms", better: "lower", phase: "messages", from: "pct", sample: "msg.rtt", p: 50 });
   m.push({ key: "plain.p50", label: "plain request p50 (the run's GET /)", unit: "ms", better: "lower", phase: "messages", from: "pct", sample: "plain", p: 50 });
-  m.push({ key: "msg.ratio", label: "message round trip / plain request", unit: "x", better: "lower", phase: "messages", from: "ratio", num: "msg.rtt.p50", den: "plain.p50" });
+  m.push({ key: "msg.ratio", label: "message round trip / plain request", unit: "x", better: "lower", phase: "messages", from: "ratio", num: "msg.rtt.p50", den: "plain.p50", ...at("value", "<=", 1.3) });
   for (const v of s.ingestViewers) {
     const who = `${n(v)} viewers`;
     m.push({ key: `ingest.${v}.p50`, label: `ingest latency p50, ${s.batchLines}-line batch, ${who}`, unit: "ms", better: "lower", phase: "viewers", from: "pct", sample: `ingest.${v}`, p: 50 });
@@ -81,9 +100,10 @@ export function metrics(s: Sizes): Metric[] {
     if (v > 0) {
       m.push({ key: `deliver.${v}.p50`, label: `  until all ${who} have it, p50`, unit: "ms", better: "lower", phase: "viewers", from: "pct", sample: `deliver.${v}`, p: 50 });
       if (s.ingestViewers.includes(0)) {
-        m.push({ key: `ingest.${v}.x`, label: `  ingest p50 with ${who} / with none`, unit: "x", better: "lower", phase: "viewers", from: "ratio", num: `ingest.${v}.p50`, den: "ingest.0.p50" });
+        const goal = at("value", "<=", 2, v === 2000 && s.batchLines === 100);
+        m.push({ key: `ingest.${v}.x`, label: `  ingest p50 with ${who} / with none`, unit: "x", better: "lower", phase: "viewers", from: "ratio", num: `ingest.${v}.p50`, den: "ingest.0.p50", ...goal });
       }
-      m.push({ key: `wrong.${v}`, label: `  of the ${who}, those that missed, repeated or reordered an id`, unit: "count", better: "lower", phase: "viewers", from: "value", value: `wrong.${v}` });
+      m.push({ key: `wrong.${v}`, label: `  of the ${who}, those that missed, repeated or reordered an id`, unit: "count", better: "lower", phase: "viewers", from: "value", value: `wrong.${v}`, ...at("value", "<=", 0) });
     }
   }
   m.push({ key: "rows.per1000", label: `rows written per 1,000 stream_event deltas (batches of ${s.deltaBatch})`, unit: "rows", better: "lower", phase: "rows", from: "value", value: "rows.per1000" });
@@ -119,8 +139,21 @@ export function rows(all: Metric[], results: Record<TargetName, Rounds>): Row[] 
     const relay = figure(metric, results.relay, all);
     const floor = figure(metric, results.floor, all);
     const ratio = relay.value === null || floor.value === null || floor.value === 0 ? null : relay.value / floor.value;
-    return { metric, relay, floor, ratio };
+    return { metric, relay, floor, ratio, holds: holds(metric.goal, metric.goal?.on === "ratio" ? ratio : relay.value) };
   });
+}
+
+function holds(goal: Goal | undefined, x: number | null): boolean | null {
+  if (!goal || x === null || !Number.isFinite(x)) return null;
+  return goal.op === "<=" ? x <= goal.limit : x >= goal.limit;
+}
+
+/** A goal as the table shows it, e.g. `ratio <= 1.2: holds`. */
+function goalText(r: Row): string {
+  const g = r.metric.goal;
+  if (!g) return "";
+  const limit = g.limit >= 1000 ? n(g.limit) : String(g.limit);
+  return `${g.on === "ratio" ? "ratio " : ""}${g.op === "<=" ? "≤" : "≥"} ${limit}: ${r.holds === null ? "n/a" : r.holds ? "holds" : "misses"}`;
 }
 
 export function fmt(x: number | null, unit: string): string {
@@ -132,13 +165,13 @@ export function fmt(x: number | null, unit: string): string {
 
 /** The table: one line per figure, runrelay's and the floor's (± the rounds' spread), and their ratio. */
 export function table(all: Row[], showSpread: boolean): string {
-  const head = ["figure", "unit", "runrelay", "floor", "runrelay / floor", "better"];
+  const head = ["figure", "unit", "runrelay", "floor", "runrelay / floor", "better", "goal (issue 14)"];
   const body = all.map((r) => {
     const cell = (f: Figure) => fmt(f.value, r.metric.unit) + (showSpread && f.spread !== null && f.value !== null ? ` ±${Math.round(f.spread * 100)}%` : "");
-    return [r.metric.label, r.metric.unit, cell(r.relay), cell(r.floor), r.ratio === null ? "n/a" : `${r.ratio.toFixed(2)}`, r.metric.better];
+    return [r.metric.label, r.metric.unit, cell(r.relay), cell(r.floor), r.ratio === null ? "n/a" : `${r.ratio.toFixed(2)}`, r.metric.better, goalText(r)];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) =>
-    cells.map((c, i) => (i === 0 || i === 1 || i === 5 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ").trimEnd();
+    cells.map((c, i) => (i === 0 || i === 1 || i >= 5 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ").trimEnd();
   return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
 }
