@@ -1,5 +1,24 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { readdirSync, readFileSync } from "node:fs";
 import { defineConfig } from "vitest/config";
+
+/**
+ * The packages src/ imports (zod, hono and each hono entry point it uses …),
+ * pre-bundled for the workerd projects: every test file there imports them
+ * afresh, and a few bundles load faster than their hundreds of files (those
+ * projects take about a fifth less time). They are found, not listed, because
+ * they must all be bundled together: a hono entry point left out would load
+ * a second copy of hono beside the bundle's.
+ */
+const srcPackages = [
+  ...new Set(
+    readdirSync("src", { recursive: true, encoding: "utf8" })
+      .filter((f) => f.endsWith(".ts"))
+      .flatMap((f) => [...readFileSync(`src/${f}`, "utf8").matchAll(/^import [^;]*?from "([^".][^"]*)";/gms)].map((m) => m[1]!))
+      .filter((spec) => !/^(cloudflare|node):/.test(spec)),
+  ),
+];
+const workerdDeps = { optimizer: { ssr: { enabled: true, include: srcPackages } } };
 
 export default defineConfig({
   test: {
@@ -19,7 +38,7 @@ export default defineConfig({
             },
           }),
         ],
-        test: { name: "worker", include: ["test/worker/**/*.test.ts"], testTimeout: 30_000 },
+        test: { name: "worker", include: ["test/worker/**/*.test.ts"], testTimeout: 30_000, deps: workerdDeps },
       },
       {
         // The fan-out tier (src/run/shard.ts), inside workerd: as "worker", with two viewers per object, so a handful of viewers spread over shards.
@@ -31,7 +50,7 @@ export default defineConfig({
             },
           }),
         ],
-        test: { name: "fanout", include: ["test/fanout/**/*.test.ts"], testTimeout: 60_000 },
+        test: { name: "fanout", include: ["test/fanout/**/*.test.ts"], testTimeout: 60_000, deps: workerdDeps },
       },
       {
         // Pure modules and the project's layout, in Node.
