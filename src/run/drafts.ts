@@ -81,9 +81,15 @@ export class Drafts {
     return this.#state;
   }
 
-  /** Every in-flight message's draft, for a viewer that is caught up mid-message. */
+  /**
+   * Every in-flight message's draft, for a viewer that is caught up mid-message:
+   * a copy, so the drafts kept with a published batch stay as they were when a
+   * later batch is folded in.
+   */
   list(): Draft[] {
-    return Object.values(this.#get().drafts).filter((d) => d.blocks.length > 0);
+    return Object.values(this.#get().drafts)
+      .filter((d) => d.blocks.length > 0)
+      .map((d) => ({ ...d, blocks: d.blocks.map((b) => ({ ...b })) }));
   }
 
   /**

@@ -18,17 +18,6 @@
  * socket accepted while a batch is on its way catches up from storage too.
  * With no viewers here and nothing queued, there is nothing to wait for: the
  * shards, if any, are fed at once.
- *
- * A hot run (one with viewers on its shards, shards.ts) waits a tick
- * (HOT_TICK_MS) before it publishes a batch, so the writer's answer is on its
- * way before thousands of sends start; batches written during the tick go
- * out after it, in order. Without the tick, under `wrangler dev` on two cores,
- * the answer queued behind them: a 100-line batch with 2,000 viewers took
- * 3.0–3.5× as long to be answered as with none; with it, 1.2–1.4× (bench).
- * (Waiting for the write to be durable, `storage.sync()`, was not enough:
- * the answer still passes through the Worker.) A tick is a small part of the
- * time such a batch takes to reach every viewer (about 1.4 s there), and a
- * run with fewer viewers publishes at the next turn.
  */
 import type { Draft } from "../protocol/index.ts";
 import type { Segment } from "./drafts.ts";
@@ -37,9 +26,6 @@ import type { BatchFrames, RunState, Subscribers } from "./subscribers.ts";
 
 /** Sockets sent a batch in one turn of the event loop. */
 export const SLICE = 16;
-
-/** How long a hot run waits before it publishes a batch (ms). */
-export const HOT_TICK_MS = 25;
 
 /** A batch as it was published: with the drafts and the run's state right after it. */
 export interface Published {
@@ -56,8 +42,6 @@ export interface PublisherHost {
   shards?(): { published(item: Published): void };
   drafts(): Draft[];
   state(): RunState;
-  /** Whether the run is hot (it has viewers on shards): then a batch waits a tick before it is published. */
-  hot?(): boolean;
 }
 
 /** The batch on its way to this object's sockets: those it had when it started, and how many have been done. */
@@ -88,11 +72,10 @@ export class Publisher {
     const idle = !this.#draining && this.#queue.length === 0 && this.host.ctx.getWebSockets().length === 0;
     if (idle && !this.host.shards) return; // no one to send it to
     this.#queue.push({ batch, segments, drafts: this.host.drafts(), state: this.host.state() });
+    if (idle) return void this.#step(Infinity); // only shards to feed: that is a call each, at once
     if (this.#draining) return;
-    const tick = this.host.hot?.() ? HOT_TICK_MS : 0;
-    if (idle && tick === 0) return void this.#step(Infinity); // only shards to feed: that is a call each, at once
     this.#draining = true;
-    void this.#drain(tick);
+    void this.#drain();
   }
 
   /** Publishes what is queued, in order, now. */
@@ -106,13 +89,11 @@ export class Publisher {
     this.#sending = null;
   }
 
-  /** After `firstMs`, a slice at a time, a turn of the event loop between, until the queue is empty. */
-  async #drain(firstMs: number): Promise<void> {
+  /** A slice at a time, a turn of the event loop between, until the queue is empty. */
+  async #drain(): Promise<void> {
     try {
-      for (let wait = firstMs; ; wait = 0) {
-        await new Promise((resolve) => setTimeout(resolve, wait));
-        if (this.#step(SLICE)) break;
-      }
+      do await new Promise((resolve) => setTimeout(resolve, 0));
+      while (!this.#step(SLICE));
     } finally {
       this.#draining = false;
     }

@@ -2,6 +2,7 @@
 import { evictDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { DraftData, ServerFrame } from "../../src/protocol/index.ts";
+import { Drafts } from "../../src/run/drafts.ts";
 import { append, appendOk, complete, info, newRunId, openSse, openWs, readAll, sseIds, stubOf, wsIds } from "./support";
 
 const se = (event: object) => ({ type: "stream_event", event, parent_tool_use_id: null, session_id: "s-1" });
@@ -105,6 +106,16 @@ describe("live deltas", () => {
     const sseFrames = await late.frames.ended();
     expect(JSON.parse(sseFrames[0]!.data).blocks[0].text).toBe(all);
     expect(sseIds(sseFrames)).toEqual([3, 4]);
+  });
+
+  it("keeps the drafts a batch was published with as they were when a later batch is folded in", () => {
+    const drafts = new Drafts(() => null);
+    const deltas = (...lines: object[]) => ({ entries: [], steps: lines.map((l) => ({ at: 0, delta: JSON.stringify(l) })) });
+    drafts.fold(deltas(start("msg_1"), blockStart(0), text(0, "a")), 0);
+    const first = drafts.list(); // what the fan-out keeps with the first batch (src/run/publisher.ts)
+    drafts.fold(deltas(text(0, "b")), 0);
+    expect(first.map((d) => d.blocks.map((b) => b.text))).toEqual([["a"]]);
+    expect(drafts.list().map((d) => d.blocks.map((b) => b.text))).toEqual([["ab"]]);
   });
 
   it("costs no row per delta: rows written per 1,000 deltas (printed)", async () => {
