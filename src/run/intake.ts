@@ -10,7 +10,8 @@ import type { ControlRequests } from "./controls.ts";
 import type { InputQueue } from "./inputs.ts";
 import type { EventLog, NewEntry, Write } from "./log.ts";
 import { endedFailure, fail, utf8Length, type Failure, type Result } from "./result.ts";
-import type { RunState, Subscribers } from "./subscribers.ts";
+import type { Publisher } from "./publisher.ts";
+import type { RunState } from "./subscribers.ts";
 
 /** The parts of its run object the intake works with. */
 export interface IntakeParts {
@@ -18,7 +19,7 @@ export interface IntakeParts {
   controls: ControlRequests;
   log: EventLog;
   storage: DurableObjectStorage;
-  subscribers: Pick<Subscribers, "publish">;
+  subscribers: Pick<Publisher, "publish">;
   limits(): Limits;
   state(): RunState;
   /** A failure if the run was deleted (it can be, while a long-poll waits). */

@@ -88,9 +88,18 @@ export class RunObject extends DurableObject<RunEnv> {
     this.#producers = new Producers(sql, this.#meta);
     this.#drafts = new Drafts(() => this.#meta.draft());
     const run = { ctx: this.ctx, drafts: () => this.#drafts.list(), state: () => this.#state() };
-    this.#publisher = new Publisher({ ...run, subscribers: () => this.#subscribers, ...(this.env.FANOUT && { shards: () => this.#shards }) });
+    const fanout = this.env.FANOUT && { shards: () => this.#shards, hot: () => this.#shards.hot() };
+    this.#publisher = new Publisher({ ...run, subscribers: () => this.#subscribers, ...fanout });
     this.#shards = new Shards({ ...run, env: this.env, log: this.#log, runId: () => this.#meta.get()?.runId ?? null, flush: () => this.#publisher.flush() });
-    this.#subscribers = new Subscribers(this.ctx, this.#log, () => this.#state(), (at) => this.#alarm.by(at), () => this.#publisher.drafts() ?? this.#drafts.list(), () => limits(this.env).sseMaxBufferBytes);
+    this.#subscribers = new Subscribers(
+      this.ctx,
+      this.#log,
+      () => this.#state(),
+      (at) => this.#alarm.by(at),
+      () => this.#drafts.list(),
+      () => limits(this.env).sseMaxBufferBytes,
+      (ws, cursor) => this.#publisher.horizon(ws, cursor),
+    );
     this.#controls = new ControlRequests(sql);
     this.#intake = new Intake({ ...parts, controls: this.#controls, storage: this.ctx.storage, subscribers: this.#publisher, state: () => this.#state(), gone: () => this.#gone() });
     this.#life = new Lifecycle({ ...parts, meta: this.#meta, alarm: this.#alarm });

@@ -50,9 +50,9 @@ export class Pages {
     private readonly log: EventLog,
   ) {}
 
-  /** The next frame after `after`, of at most `maxChars` (or one larger entry); null when there is nothing after it. */
-  frame(transport: Transport, after: number, maxChars: number, runId: string): Frame | null {
-    const range = this.#rangeAfter(after, maxChars);
+  /** The next frame after `after`, up to `upTo` (default: the log's end), of at most `maxChars` (or one larger entry); null when there is nothing there. */
+  frame(transport: Transport, after: number, maxChars: number, runId: string, upTo = this.log.lastId()): Frame | null {
+    const range = after < upTo ? this.#rangeAfter(after, maxChars, upTo) : null;
     if (!range) return null;
     const [from, last] = range;
     if (transport === "session") return pageFrames(transport, this.log.read(from, last - from), Number.MAX_SAFE_INTEGER, runId)[0]!;
@@ -60,9 +60,9 @@ export class Pages {
     return { text: this.sql.exec<{ text: string }>(WS_FRAME, from, last).one().text, last };
   }
 
-  /** The ids of the next frame, (from, last]: as many rows as fit in `maxChars` (at least one); null if there are none. */
-  #rangeAfter(after: number, maxChars: number): [number, number] | null {
-    return this.#rangeByUpto(after, maxChars) ?? this.#rangeByScan(after, maxChars);
+  /** The ids of the next frame, (from, last] with last ≤ `upTo`: as many rows as fit in `maxChars` (at least one); null if there are none. */
+  #rangeAfter(after: number, maxChars: number, upTo: number): [number, number] | null {
+    return this.#rangeByUpto(after, maxChars, upTo) ?? this.#rangeByScan(after, maxChars, upTo);
   }
 
   /**
@@ -74,12 +74,12 @@ export class Pages {
    * (stored by an older relay), or the row after `after` is not there (the
    * end, or before the start of a shard's copy).
    */
-  #rangeByUpto(after: number, maxChars: number): [number, number] | undefined {
+  #rangeByUpto(after: number, maxChars: number, upTo: number): [number, number] | undefined {
     const uptoOf = (id: number) => this.sql.exec<{ upto: number | null }>("SELECT upto FROM events WHERE id = ?", id).toArray()[0]?.upto ?? null;
     const first = this.sql.exec<{ at: number | null }>(`SELECT upto - octet_length(data) - ${FRAMED_OVERHEAD} AS at FROM events WHERE id = ?`, after + 1);
     const start = first.toArray()[0]?.at ?? null;
     if (start === null) return undefined;
-    const most = Math.min(this.log.lastId(), after + MAX_ROWS) - after; // rows there are to take
+    const most = Math.min(upTo, after + MAX_ROWS) - after; // rows there are to take
     let fits = 0; // rows known to fit (0: none yet)
     let k = Math.max(1, Math.min(most, Math.floor(maxChars / this.#rowBytes)));
     for (let probes = 0; probes < 8; probes++) {
@@ -101,19 +101,19 @@ export class Pages {
   }
 
   /** The range from the rows' sizes, summed by SQLite over a guessed number of rows, guessed again until it fits. */
-  #rangeByScan(after: number, maxChars: number): [number, number] | null {
+  #rangeByScan(after: number, maxChars: number, upTo: number): [number, number] | null {
     let k = Math.max(1, Math.min(MAX_ROWS, Math.floor(maxChars / this.#rowBytes)));
-    for (let from = after; ; ) {
+    for (let from = after; from < upTo; ) {
       const { rows, bytes, last } = this.sql
         .exec<{ rows: number; bytes: number | null; last: number | null }>(
           "SELECT count(*) AS rows, sum(octet_length(data)) AS bytes, max(id) AS last FROM events WHERE id > ?1 AND id <= ?2",
           from,
-          from + k,
+          Math.min(from + k, upTo),
         )
         .one();
       if (rows === 0 || last === null) {
         // Ids are dense: nothing here is the end of the log (unless this is a copy that starts later, shard.ts).
-        const next = this.sql.exec<{ id: number | null }>("SELECT min(id) AS id FROM events WHERE id > ?", from).one().id;
+        const next = this.sql.exec<{ id: number | null }>("SELECT min(id) AS id FROM events WHERE id > ?1 AND id <= ?2", from, upTo).one().id;
         if (next === null) return null;
         from = next - 1;
         continue;
@@ -123,5 +123,6 @@ export class Pages {
       if (size <= maxChars || rows === 1) return [from, last];
       k = Math.max(1, Math.floor(((rows * maxChars) / size) * 0.9));
     }
+    return null;
   }
 }

@@ -4,7 +4,8 @@
  * cursor, in frames of at most a quarter of its window, as fast as its reader
  * acknowledges them (flow.ts). The cursor is re-read from the attachment each
  * time round, because a live batch may have moved it meanwhile; once it
- * reaches the last id, the next batch reaches the socket live
+ * reaches the last id, or the first batch still on its way to it (its
+ * `horizon`, publisher.ts), the next batch reaches the socket live
  * (subscribers.ts).
  *
  * A socket whose window is full waits: one that acknowledges is continued by
@@ -31,8 +32,10 @@ export interface ReplayHost {
   runIdOf(ws: WebSocket): string | undefined;
   /** Sends what fits in the socket's window, tracked (deliver.ts): how many frames went out, or -1 if it refused one (it is closed). */
   deliver(ws: WebSocket, att: Attachment, frames: readonly Frame[]): number;
-  /** The socket has every stored entry: the drafts, and the end if the run has ended. */
-  caughtUp(ws: WebSocket, att: Attachment): void;
+  /** Where the socket's catch-up stops: the id before a batch on its way to it, or null for the log's end. */
+  horizon(ws: WebSocket, cursor: number): number | null;
+  /** The socket has every stored entry, or every one before a batch on its way to it (`waiting`): the drafts, the end if the run has ended. */
+  caughtUp(ws: WebSocket, att: Attachment, waiting: boolean): void;
 }
 
 export class Replays {
@@ -62,14 +65,15 @@ export class Replays {
       const cap = frameCap(window);
       const frames: Frame[] = [];
       const runId = att.transport === "session" ? (host.runIdOf(ws) ?? "") : ""; // only the session framing names the run
+      const horizon = host.horizon(ws, att.cursor);
       for (let left = budget(flow, window), after = att.cursor; left > 0 && frames.length < MAX_FRAMES; ) {
-        const frame = host.pages.frame(att.transport, after, Math.min(cap, left), runId);
+        const frame = host.pages.frame(att.transport, after, Math.min(cap, left), runId, horizon ?? undefined);
         if (!frame) break;
         frames.push(frame);
         after = frame.last!;
         left -= sizeOf(frame);
       }
-      if (frames.length === 0 && budget(flow, window) > 0) return host.caughtUp(ws, att);
+      if (frames.length === 0 && budget(flow, window) > 0) return host.caughtUp(ws, att, horizon !== null);
       const sent = frames.length > 0 ? host.deliver(ws, att, frames) : 0;
       if (sent < 0) return;
       if (sent > 0) continue;

@@ -117,8 +117,9 @@ export class RunFanout extends DurableObject<LimitVars> {
       this.#log,
       () => this.#state(),
       (at) => this.#alarm.by(at),
-      () => this.#publisher.drafts() ?? this.#meta?.drafts ?? [],
+      () => this.#meta?.drafts ?? [],
       () => limits(this.env).sseMaxBufferBytes,
+      (ws, cursor) => this.#publisher.horizon(ws, cursor),
     );
   }
 

@@ -30,14 +30,6 @@ const MAX_PENDING_CHARS = 4 * 1024 * 1024;
 const MAX_ATTEMPTS = 10;
 /** How long a viewer sent to a shard is counted there before the shard counts it itself. */
 const ROUTE_GRACE_MS = 10_000;
-/**
- * How long after a batch is published here its shards are fed it (ms); the
- * batches published meanwhile go in the same feed. Under `wrangler dev` on two
- * cores, a writer's answer otherwise went out behind the shards' sends to
- * their thousands of viewers (docs/bench.md, "Profiling"). The run object's
- * own viewers are sent the batch at once, as before.
- */
-export const FEED_TICK_MS = 25;
 
 export interface ShardHost {
   ctx: DurableObjectState;
@@ -79,23 +71,25 @@ export class Shards {
   #shards: Map<number, Shard> | null = null;
   /** The run's id as a routed viewer gave it (a run may be watched before it is written to). */
   #routedRun: string | undefined;
-  /** The feeds' next tick, while batches wait for it. */
-  #tick: Promise<void> | null = null;
 
   constructor(private readonly host: ShardHost) {}
+
+  /** Whether any shard has viewers: then the run's batches wait a tick before they are published (publisher.ts). */
+  hot(): boolean {
+    if (!this.host.env.FANOUT) return false;
+    for (const s of this.#all().values()) if (total(s.counts) > 0) return true;
+    return false;
+  }
 
   /** A batch was published to the viewers here (publisher.ts): it goes to every shard with viewers. */
   published(item: Published): void {
     this.#head = { lastId: item.state.lastId, drafts: item.drafts, state: item.state };
     if (!this.host.env.FANOUT || this.#all().size === 0) return;
     const parts = item.segments ?? [{ entries: item.batch }];
-    const before = item.batch.length > 0 ? item.batch[0]!.id - 1 : (parts.find((p) => "delta" in p) as { after: number } | undefined)?.after;
-    if (before === undefined) return;
+    const before = item.before;
     const chars = item.batch.reduce((n, e) => n + e.data.length, 0);
-    let fed = false;
     for (const s of this.#all().values()) {
       if (total(s.counts) === 0) continue;
-      fed = true;
       if (s.pending.length === 0) s.pendingFrom = before;
       if (s.pendingChars + chars > MAX_PENDING_CHARS) {
         s.pending = []; // it catches up from the log
@@ -105,14 +99,8 @@ export class Shards {
         s.pending.push(...parts);
         s.pendingChars += chars;
       }
+      void this.#kick(s);
     }
-    if (!fed || this.#tick) return;
-    // Fed a tick later: see FEED_TICK_MS.
-    this.#tick = scheduler.wait(FEED_TICK_MS).then(() => {
-      this.#tick = null;
-      for (const s of this.#all().values()) if (total(s.counts) > 0) void this.#kick(s);
-    });
-    this.host.ctx.waitUntil(this.#tick);
   }
 
   /** A new viewer past FANOUT_SHARD_SIZE here: the answer that sends the Worker to a shard, or null to accept it here. */

@@ -13,7 +13,9 @@
  * Live deltas (drafts.ts) go only to a socket that is caught up and has had
  * the drafts (`live` in its attachment): a socket that catches up gets the
  * drafts as they stand then, and the deltas from there on, so none is
- * missed or counted twice.
+ * missed or counted twice. A socket catches up from storage only as far as
+ * the publisher's `horizon` (publisher.ts): to the first batch still on its
+ * way to it, which brings it the drafts after that batch.
  *
  * Flow control (flow.ts, replay.ts): a catch-up is sent as fast as the
  * socket's reader acknowledges it, within a window. Live batches go out as
@@ -29,7 +31,7 @@
  */
 import { CLOSE_RUN_ENDED, CLOSE_TOKEN_EXPIRED, wsTokenExpired, type Draft, type FinalStatus, type Scope } from "../protocol/index.ts";
 import { attachment, expired, saveAttachment, type Attachment } from "./attachment.ts";
-import type { Segment } from "./drafts.ts";
+import type { Published } from "./publisher.ts";
 import { batchFrames, draftFrames, framing } from "./fanout.ts";
 import { deliver } from "./deliver.ts";
 import { acknowledge, windowOf, type Frame } from "./flow.ts";
@@ -65,6 +67,8 @@ export class Subscribers {
     private readonly drafts: () => Draft[] = () => [],
     /** The bytes the Worker holds for an SSE reader (SSE_MAX_BUFFER_BYTES): an SSE bridge's window. */
     private readonly sseBuffer: () => number = () => 1024 * 1024,
+    /** Where a socket's catch-up stops (Publisher.horizon): a batch on its way to it, or null for the log's end. */
+    private readonly horizon: (ws: WebSocket, cursor: number) => number | null = () => null,
   ) {
     this.#replays = new Replays({
       ctx,
@@ -73,7 +77,8 @@ export class Subscribers {
       expireIfDue: (ws) => this.expireIfDue(ws),
       runIdOf: (ws) => this.runIdOf(ws),
       deliver: (ws, att, frames) => this.#deliver(ws, att, frames, true, true),
-      caughtUp: (ws, att) => this.#caughtUp(ws, att),
+      horizon: (ws, cursor) => this.horizon(ws, cursor),
+      caughtUp: (ws, att, waiting) => this.#caughtUp(ws, att, waiting),
     });
   }
 
@@ -141,24 +146,16 @@ export class Subscribers {
   }
 
   /**
-   * Fans a batch that was just written out to every subscriber: its entries,
-   * with its live deltas in order (`segments`; default: the entries only),
-   * the frames built once per transport. Call right after the write, with no
-   * `await` in between; or, as the publisher does (publisher.ts), later and
-   * to a few `sockets` at a time, with the same `frames` for every part.
+   * Sends a batch (publisher.ts) to those of `sockets` whose cursor is right
+   * before it: its entries, with its live deltas in order (`segments`;
+   * default: the entries only), the frames built once per transport and kind
+   * of viewer, in `frames`, shared by every part of its publishing; a socket
+   * that was not live gets the drafts after it, and the end if it ended the
+   * run (`state`, as it stood after the batch). A socket that is behind
+   * catches up.
    */
-  publish(
-    batch: readonly StoredEntry[],
-    segments?: readonly Segment[],
-    sockets: readonly WebSocket[] = this.ctx.getWebSockets(),
-    frames: BatchFrames = {},
-  ): void {
+  publish({ batch, segments, before, drafts, state }: Published, sockets: readonly WebSocket[], frames: BatchFrames): void {
     const parts = segments ?? [{ entries: batch }];
-    const firstDelta = parts.find((p) => "delta" in p);
-    // The id before the batch: before its first entry, or the position of its deltas.
-    const before = batch.length > 0 ? batch[0]!.id - 1 : firstDelta && "delta" in firstDelta ? firstDelta.after : undefined;
-    if (before === undefined) return;
-    let state: RunState | undefined;
     const now = Date.now();
     for (const ws of sockets) {
       const att = attachment(ws);
@@ -179,8 +176,7 @@ export class Subscribers {
           }
           continue;
         }
-        state ??= this.state();
-        if (!att.live) this.#sendDrafts(ws, att, state);
+        if (!att.live) this.#sendDrafts(ws, att, state, drafts);
         this.#endIfDone(ws, att, state);
       } else if (att.cursor < before) {
         this.#replays.start(ws);
@@ -198,7 +194,7 @@ export class Subscribers {
     const released = acknowledge(flow, Math.min(after, att.cursor));
     if (!first && !released) return;
     saveAttachment(ws, att);
-    if (att.cursor < this.log.lastId()) this.#replays.start(ws);
+    if (att.cursor < this.log.lastId() && att.cursor < (this.horizon(ws, att.cursor) ?? Infinity)) this.#replays.start(ws);
   }
 
   /** Replays from `after` on this socket, then goes on live. */
@@ -231,21 +227,25 @@ export class Subscribers {
     return deliver(ws, att, frames, { window: this.#windowOf(att.transport), track, paced, runId: () => this.runIdOf(ws) });
   }
 
-  /** A socket caught up with the log: the drafts, the end if the run has ended; a viewer that never acknowledged is no longer counted. */
-  #caughtUp(ws: WebSocket, att: Attachment): void {
+  /**
+   * A socket caught up with the log, or `waiting` for a batch on its way to it
+   * (which brings the drafts): the drafts, the end if the run has ended; a
+   * viewer that never acknowledged is no longer counted.
+   */
+  #caughtUp(ws: WebSocket, att: Attachment, waiting: boolean): void {
     const state = this.state();
     const uncounted = att.flow !== undefined && !att.flow.acks;
     if (uncounted) delete att.flow;
-    if (!att.live) this.#sendDrafts(ws, att, state);
+    if (!att.live && !waiting) this.#sendDrafts(ws, att, state);
     else if (uncounted) saveAttachment(ws, att);
-    this.#endIfDone(ws, att, state);
+    if (!waiting) this.#endIfDone(ws, att, state);
   }
 
-  /** A socket caught up with the log: the drafts as they stand, and from now on the live deltas. */
-  #sendDrafts(ws: WebSocket, att: Attachment, state: RunState): void {
-    const drafts = state.ended ? [] : this.drafts();
+  /** A socket caught up: the drafts as they stand (or as a batch left them), and from now on the live deltas. */
+  #sendDrafts(ws: WebSocket, att: Attachment, state: RunState, drafts = this.drafts()): void {
     att.live = true;
-    if (this.#deliver(ws, att, draftFrames(att.transport, drafts, att.cursor), false) >= 0) saveAttachment(ws, att);
+    const frames = draftFrames(att.transport, state.ended ? [] : drafts, att.cursor);
+    if (this.#deliver(ws, att, frames, false) >= 0) saveAttachment(ws, att);
   }
 
   /** Once the run has ended and the socket has every entry: the end frame, then close (a remote session stays open). */

@@ -119,13 +119,13 @@ describe("the fan-out tier", () => {
     await expectEveryId(viewers, 1, last + 1);
   });
 
-  it("gives viewers who join while batches wait for the shards' feed tick each id once, in order", async () => {
+  it("gives viewers who join while batches wait for the hot run's tick each id once, in order", async () => {
     const runId = newRunId("fanout-tick");
     await appendOk(runId, lines(1, 2));
     const viewers = await sixViewers(runId, 0); // viewers on shards: the run is hot
     let next = 3;
     for (let b = 0; b < 6; b++) {
-      await appendOk(runId, lines(next, next + 4)); // fed to the shards a tick later (src/run/shards.ts, FEED_TICK_MS)
+      await appendOk(runId, lines(next, next + 4)); // published a tick later (src/run/publisher.ts, HOT_TICK_MS)
       next += 5;
       if (b % 2 === 0) viewers.ws.push(await openWs(runId, 0));
       else viewers.sse.push(await openSse(runId, { after: 0 }));
