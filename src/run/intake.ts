@@ -19,7 +19,7 @@ export interface IntakeParts {
   controls: ControlRequests;
   log: EventLog;
   storage: DurableObjectStorage;
-  subscribers: Pick<Publisher, "publish">;
+  publisher: Pick<Publisher, "publish">;
   limits(): Limits;
   state(): RunState;
   /** A failure if the run was deleted (it can be, while a long-poll waits). */
@@ -154,6 +154,6 @@ export class Intake {
       const data: InputEntryData = { kind: "delivered", inputIds: ids };
       return this.run.log.append([{ type: "input", data: JSON.stringify(data) }], now);
     });
-    this.run.subscribers.publish(batch);
+    this.run.publisher.publish(batch);
   }
 }

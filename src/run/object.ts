@@ -90,7 +90,7 @@ export class RunObject extends DurableObject<RunEnv> {
     const run = { ctx: this.ctx, drafts: () => this.#drafts.list(), state: () => this.#state() };
     const fanout = this.env.FANOUT && { shards: () => this.#shards, hot: () => this.#shards.hot() };
     this.#publisher = new Publisher({ ...run, subscribers: () => this.#subscribers, ...fanout });
-    this.#shards = new Shards({ ...run, env: this.env, log: this.#log, runId: () => this.#meta.get()?.runId ?? null, flush: () => this.#publisher.flush() });
+    this.#shards = new Shards({ ...run, env: this.env, log: this.#log, runId: () => this.#meta.get()?.runId ?? null, feedAll: () => this.#publisher.feedShards() });
     this.#subscribers = new Subscribers(
       this.ctx,
       this.#log,
@@ -101,7 +101,7 @@ export class RunObject extends DurableObject<RunEnv> {
       (ws, cursor) => this.#publisher.horizon(ws, cursor),
     );
     this.#controls = new ControlRequests(sql);
-    this.#intake = new Intake({ ...parts, controls: this.#controls, storage: this.ctx.storage, subscribers: this.#publisher, state: () => this.#state(), gone: () => this.#gone() });
+    this.#intake = new Intake({ ...parts, controls: this.#controls, storage: this.ctx.storage, publisher: this.#publisher, state: () => this.#state(), gone: () => this.#gone() });
     this.#life = new Lifecycle({ ...parts, meta: this.#meta, alarm: this.#alarm });
   }
 

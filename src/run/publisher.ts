@@ -52,8 +52,8 @@ export interface Published {
 export interface PublisherHost {
   ctx: DurableObjectState;
   subscribers(): Subscribers;
-  /** The fan-out tier (shards.ts), fed each published batch; typed by what is used, so shards.ts can import this module. */
-  shards?(): { published(item: Published): void };
+  /** The fan-out tier (shards.ts), fed the batches as they are published; typed by what is used, so shards.ts can import this module. */
+  shards?(): { published(items: readonly Published[]): void };
   drafts(): Draft[];
   state(): RunState;
   /** Whether the run is hot (it has viewers on shards): then a batch waits a tick before it is published. */
@@ -66,12 +66,16 @@ interface Sending {
   sockets: WebSocket[];
   done: number;
   frames: BatchFrames;
+  /** Each socket's place in `sockets`, once `horizon` asks. */
+  places?: Map<WebSocket, number>;
 }
 
 export class Publisher {
   readonly #queue: Published[] = [];
   #sending: Sending | null = null;
   #draining = false;
+  /** How many of the queued batches (the first ones) the shards have been fed. */
+  #fed = 0;
 
   constructor(private readonly host: PublisherHost) {}
 
@@ -83,7 +87,10 @@ export class Publisher {
    */
   horizon(ws: WebSocket, cursor: number): number | null {
     const s = this.#sending;
-    if (s && s.item.before >= cursor && s.sockets.indexOf(ws, s.done) !== -1) return s.item.before;
+    if (s && s.item.before >= cursor) {
+      s.places ??= new Map(s.sockets.map((w, i) => [w, i]));
+      if ((s.places.get(ws) ?? -1) >= s.done) return s.item.before;
+    }
     for (const item of this.#queue) if (item.before >= cursor) return item.before;
     return null;
   }
@@ -102,14 +109,18 @@ export class Publisher {
     void this.#drain(tick);
   }
 
-  /** Publishes what is queued, in order, now. */
-  flush(): void {
-    this.#step(Infinity);
+  /** Feeds the shards every batch queued, now (a viewer is about to be sent to one); this object's sockets keep their schedule. */
+  feedShards(): void {
+    if (this.#fed === this.#queue.length) return;
+    const items = this.#queue.slice(this.#fed);
+    this.#fed = this.#queue.length;
+    this.host.shards?.().published(items);
   }
 
   /** The run is being deleted: what is queued is dropped. */
   clear(): void {
     this.#queue.length = 0;
+    this.#fed = 0;
     this.#sending = null;
   }
 
@@ -140,9 +151,10 @@ export class Publisher {
     for (;;) {
       let s = this.#sending;
       if (!s) {
-        const item = this.#queue.shift();
-        if (!item) return true;
-        this.host.shards?.().published(item);
+        if (this.#queue.length === 0) return true;
+        this.feedShards(); // all that is queued: one feed for the batches of a tick
+        const item = this.#queue.shift()!;
+        this.#fed--;
         s = this.#sending = { item, sockets: this.#sockets(), done: 0, frames: {} };
       }
       if (limit <= 0) return false;

@@ -39,8 +39,8 @@ export interface ShardHost {
   runId(): string | null;
   drafts(): Draft[];
   state(): RunState;
-  /** Publishes what is queued (publisher.ts), so the shard is fed up to the run's last id. */
-  flush(): void;
+  /** Feeds the shards what is queued to be published (publisher.ts), so a shard is fed up to the run's last id. */
+  feedAll(): void;
 }
 
 interface Shard {
@@ -81,25 +81,30 @@ export class Shards {
     return false;
   }
 
-  /** A batch was published to the viewers here (publisher.ts): it goes to every shard with viewers. */
-  published(item: Published): void {
-    this.#head = { lastId: item.state.lastId, drafts: item.drafts, state: item.state };
+  /** Batches published here, in order (publisher.ts): they go to every shard with viewers, in one feed if it is free. */
+  published(items: readonly Published[]): void {
+    const last = items.at(-1);
+    if (!last) return;
+    this.#head = { lastId: last.state.lastId, drafts: last.drafts, state: last.state };
     if (!this.host.env.FANOUT || this.#all().size === 0) return;
-    const parts = item.segments ?? [{ entries: item.batch }];
-    const before = item.before;
-    const chars = item.batch.reduce((n, e) => n + e.data.length, 0);
     for (const s of this.#all().values()) {
       if (total(s.counts) === 0) continue;
-      if (s.pending.length === 0) s.pendingFrom = before;
-      if (s.pendingChars + chars > MAX_PENDING_CHARS) {
-        s.pending = []; // it catches up from the log
-        s.pendingChars = 0;
-        s.pendingFrom = -1;
-      } else {
-        s.pending.push(...parts);
-        s.pendingChars += chars;
-      }
+      for (const item of items) this.#add(s, item);
       void this.#kick(s);
+    }
+  }
+
+  /** A batch for the shard's next feed; past MAX_PENDING_CHARS it catches up from the log instead. */
+  #add(s: Shard, item: Published): void {
+    const chars = item.batch.reduce((n, e) => n + e.data.length, 0);
+    if (s.pending.length === 0) s.pendingFrom = item.before;
+    if (s.pendingChars + chars > MAX_PENDING_CHARS) {
+      s.pending = [];
+      s.pendingChars = 0;
+      s.pendingFrom = -1;
+    } else {
+      s.pending.push(...(item.segments ?? [{ entries: item.batch }]));
+      s.pendingChars += chars;
     }
   }
 
@@ -109,7 +114,7 @@ export class Shards {
     const size = fanoutShardSize(this.host.env);
     if (!ns || this.host.ctx.getWebSockets().length < size) return null;
     this.#routedRun ??= sub.run;
-    this.host.flush();
+    this.host.feedAll();
     const shards = this.#all();
     let k = 1;
     while (shards.has(k) && total(shards.get(k)!.counts) >= size) k++;

@@ -163,8 +163,9 @@ export class Subscribers {
       if (expired(att, now)) {
         this.expireIfDue(ws, now);
       } else if (att.cursor === before) {
-        const key = `${att.transport}:${att.live === true}`;
-        const batchOf = (frames[key] ??= batchFrames(att.transport, parts, att.live === true, this.runIdOf(ws) ?? ""));
+        // Deltas only to a socket that has had the drafts; a remote session has no drafts, so it always gets them.
+        const deltas = att.live === true || att.transport === "session";
+        const batchOf = (frames[`${att.transport}:${deltas}`] ??= batchFrames(att.transport, parts, deltas, this.runIdOf(ws) ?? ""));
         // A socket that acknowledges gets what fits in its window; the rest it catches up from storage.
         const acks = att.flow?.acks === true;
         const sent = this.#deliver(ws, att, batchOf, acks, acks);

@@ -10,8 +10,9 @@ import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { DraftData, ServerFrame } from "../../src/protocol/index.ts";
 import type { RunObject } from "../../src/run/object.ts";
+import { subscribeRequest } from "../../src/run/subscribe.ts";
 import { parseNdjson } from "../../src/worker/ndjson.ts";
-import { appendOk, complete, newRunId, openSse, openWs, sseIds, stubOf, wsIds, type SseClient, type WsClient } from "../worker/support";
+import { appendOk, complete, Inbox, newRunId, openSse, openWs, sseIds, stubOf, wsIds, type SseClient, type WsClient } from "../worker/support";
 
 const se = (event: object) => ({ type: "stream_event", event, parent_tool_use_id: null, session_id: "s-1" });
 const init = { type: "system", subtype: "init", session_id: "s-1" };
@@ -54,12 +55,12 @@ async function hotRun(name: string) {
 }
 
 /** Appends `lines` inside the run object, then, in the same turn (before any viewer is sent the batch), `meanwhile` with its WebSocket viewer. */
-async function appendThen(runId: string, lines: object[], meanwhile: (o: RunObject, ws: WebSocket) => void): Promise<void> {
+async function appendThen(runId: string, lines: object[], meanwhile: (o: RunObject, ws: WebSocket) => unknown): Promise<void> {
   const limits = { maxLineBytes: 1 << 20, maxBatchLines: 100, maxJsonDepth: 64 };
-  await runInDurableObject(stubOf(runId), (o: RunObject, state) => {
+  await runInDurableObject(stubOf(runId), async (o: RunObject, state) => {
     const batch = parseNdjson(new TextEncoder().encode(lines.map((l) => JSON.stringify(l)).join("\n")), limits);
     expect(o.append(runId, batch.lines, batch.bytes, undefined, batch.marks)).toMatchObject({ ok: true });
-    meanwhile(o, state.getWebSockets("ws")[0]!);
+    await meanwhile(o, state.getWebSockets("ws")[0]!);
   });
 }
 
@@ -94,5 +95,22 @@ describe("a hot run's tick", () => {
     // The viewer that resumed from 0 has 1 again, then the rest; the others had 1 before.
     await expectAll({ ws: [ws[0]!], sse: [] }, [1, 2, 3], "abc", () => resumedAt);
     await expectAll({ ws: [ws[1]!], sse }, [1, 2, 3], "abc");
+  });
+
+  it("a remote session that connects while a batch of deltas waits for the tick gets its stream events (a session has no drafts)", async () => {
+    const { runId, sse } = await hotRun("tick-session");
+    await sse[0]!.cancel(); // room on the run object for one more socket
+    await expect.poll(() => runInDurableObject(stubOf(runId), (_: unknown, state) => state.getWebSockets().length)).toBe(1);
+    const session = new Inbox<string>();
+    await appendThen(runId, [text("b")], async (o) => {
+      const res = await o.fetch(subscribeRequest({ transport: "session", after: 1, run: runId, scope: "read" }));
+      const client = res.webSocket!;
+      client.addEventListener("message", (e) => session.push(e.data as string));
+      client.accept();
+    });
+    await appendOk(runId, [text("c"), assistant("abc")]);
+    const texts = (frames: string[]) => frames.flatMap((f) => [...f.matchAll(/"text_delta","text":"(\w)"/g)].map((m) => m[1]));
+    await session.until((f) => f.some((x) => x.includes('"type":"assistant"')), "the message's durable line");
+    expect(texts(session.items)).toEqual(["b", "c"]);
   });
 });

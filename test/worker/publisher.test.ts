@@ -21,7 +21,8 @@ const batch = (...ids: number[]): StoredEntry[] => ids.map((id) => ({ id, ts: 0,
 function publisher(opts: { viewers: number; hot: boolean }) {
   const sockets = Array.from({ length: opts.viewers }, () => ({}) as WebSocket);
   const got = new Map<WebSocket, number[]>(sockets.map((ws) => [ws, []]));
-  const fed: number[] = [];
+  /** Each feed of the shards, as the ids it held. */
+  const feeds: number[][] = [];
   let lastId = 0;
   const host: PublisherHost = {
     ctx: { getWebSockets: (tag?: string) => (tag === undefined || tag === "ws" ? sockets : []) } as unknown as DurableObjectState,
@@ -31,7 +32,7 @@ function publisher(opts: { viewers: number; hot: boolean }) {
           for (const ws of to) got.get(ws)!.push(...item.batch.map((e) => e.id));
         },
       }) as unknown as Subscribers,
-    shards: () => ({ published: (item) => fed.push(...item.batch.map((e) => e.id)) }),
+    shards: () => ({ published: (items) => void feeds.push(items.flatMap((item) => item.batch.map((e) => e.id))) }),
     drafts: () => [],
     state: () => ({ lastId, ended: null }),
     hot: () => opts.hot,
@@ -41,36 +42,37 @@ function publisher(opts: { viewers: number; hot: boolean }) {
     lastId = ids.at(-1)!;
     p.publish(batch(...ids));
   };
-  return { p, write, fed, got: () => [...new Set([...got.values()].map((ids) => ids.join(",")))], sockets };
+  return { p, write, feeds, fed: () => feeds.flat(), got: () => [...new Set([...got.values()].map((ids) => ids.join(",")))], sockets };
 }
 
 it("a run that is not hot publishes a batch at the next turn of the event loop", async () => {
   const { write, fed, got } = publisher({ viewers: 3, hot: false });
   write(1, 2);
-  expect(fed).toEqual([]);
+  expect(fed()).toEqual([]);
   await vi.advanceTimersByTimeAsync(0);
-  expect(fed).toEqual([1, 2]);
+  expect(fed()).toEqual([1, 2]);
   expect(got()).toEqual(["1,2"]); // every viewer, the same ids
 });
 
 it("a hot run publishes a batch a tick after it is written; batches written during the tick follow it, in order", async () => {
-  const { write, fed, got } = publisher({ viewers: 2 * SLICE + 3, hot: true });
+  const { write, fed, feeds, got } = publisher({ viewers: 2 * SLICE + 3, hot: true });
   write(1, 2);
   await vi.advanceTimersByTimeAsync(HOT_TICK_MS - 1);
   write(3);
   await vi.advanceTimersByTimeAsync(0);
-  expect(fed).toEqual([]); // neither the shards nor any viewer has it yet
+  expect(fed()).toEqual([]); // neither the shards nor any viewer has it yet
   expect(got()).toEqual([""]);
   await vi.advanceTimersByTimeAsync(1);
-  expect(fed).toEqual([1, 2]); // the shards are fed each batch as it starts out
+  expect(feeds).toEqual([[1, 2, 3]]); // the shards get the tick's batches in one feed
+  expect(got()).toEqual(["1,2", ""]); // the first slice of viewers has the first batch
   await vi.runAllTimersAsync(); // the slices, a turn apart
-  expect(fed).toEqual([1, 2, 3]);
+  expect(feeds).toEqual([[1, 2, 3]]);
   expect(got()).toEqual(["1,2,3"]);
   write(4); // a new tick
   await vi.advanceTimersByTimeAsync(HOT_TICK_MS - 1);
-  expect(fed).toEqual([1, 2, 3]);
+  expect(fed()).toEqual([1, 2, 3]);
   await vi.runAllTimersAsync();
-  expect(fed).toEqual([1, 2, 3, 4]);
+  expect(fed()).toEqual([1, 2, 3, 4]);
   expect(got()).toEqual(["1,2,3,4"]);
 });
 
@@ -78,21 +80,22 @@ it("a hot run whose viewers are all on shards feeds them after the tick too", as
   const { write, fed } = publisher({ viewers: 0, hot: true });
   write(1);
   await vi.advanceTimersByTimeAsync(HOT_TICK_MS - 1);
-  expect(fed).toEqual([]);
+  expect(fed()).toEqual([]);
   await vi.advanceTimersByTimeAsync(1);
-  expect(fed).toEqual([1]);
+  expect(fed()).toEqual([1]);
 });
 
-it("flush() publishes what waits for the tick at once (a viewer is about to be sent to a shard), and nothing twice", async () => {
-  const { p, write, fed, got } = publisher({ viewers: 3, hot: true });
+it("feedShards() feeds the shards what waits for the tick at once (a viewer is about to be sent to one), and nothing twice; the viewers here keep their schedule", async () => {
+  const { p, write, feeds, got } = publisher({ viewers: 3, hot: true });
   write(1);
   write(2);
-  p.flush();
-  expect(fed).toEqual([1, 2]);
-  expect(got()).toEqual(["1,2"]);
+  p.feedShards();
+  expect(feeds).toEqual([[1, 2]]);
+  expect(got()).toEqual([""]);
+  write(3);
   await vi.runAllTimersAsync();
-  expect(fed).toEqual([1, 2]);
-  expect(got()).toEqual(["1,2"]);
+  expect(feeds).toEqual([[1, 2], [3]]);
+  expect(got()).toEqual(["1,2,3"]);
 });
 
 it("a viewer that is behind catches up from storage only to the first batch still on its way to it", async () => {
