@@ -91,15 +91,8 @@ export class RunObject extends DurableObject<RunEnv> {
     const fanout = this.env.FANOUT && { shards: () => this.#shards, hot: () => this.#shards.hot() };
     this.#publisher = new Publisher({ ...run, subscribers: () => this.#subscribers, ...fanout });
     this.#shards = new Shards({ ...run, env: this.env, log: this.#log, runId: () => this.#meta.get()?.runId ?? null, feedAll: () => this.#publisher.feedShards() });
-    this.#subscribers = new Subscribers(
-      this.ctx,
-      this.#log,
-      () => this.#state(),
-      (at) => this.#alarm.by(at),
-      () => this.#drafts.list(),
-      () => limits(this.env).sseMaxBufferBytes,
-      (ws, cursor) => this.#publisher.horizon(ws, cursor),
-    );
+    const sseBuffer = () => limits(this.env).sseMaxBufferBytes;
+    this.#subscribers = new Subscribers(this.ctx, this.#log, () => this.#state(), (at) => this.#alarm.by(at), () => this.#drafts.list(), sseBuffer, (ws, c) => this.#publisher.horizon(ws, c));
     this.#controls = new ControlRequests(sql);
     this.#intake = new Intake({ ...parts, controls: this.#controls, storage: this.ctx.storage, publisher: this.#publisher, state: () => this.#state(), gone: () => this.#gone() });
     this.#life = new Lifecycle({ ...parts, meta: this.#meta, alarm: this.#alarm });

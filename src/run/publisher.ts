@@ -45,6 +45,8 @@ export interface Published {
   segments: readonly Segment[] | undefined;
   /** The id before it: a viewer is sent it if that is its cursor (subscribers.ts). */
   before: number;
+  /** Deltas before it may be missing (a shard fed from the run's log): every viewer it reaches gets the drafts after it. */
+  redraft?: true;
   drafts: Draft[];
   state: RunState;
 }
@@ -96,12 +98,12 @@ export class Publisher {
   }
 
   /** Fans a batch that was just written out (call right after the write, as `Subscribers.publish`). */
-  publish(batch: readonly StoredEntry[], segments?: readonly Segment[]): void {
+  publish(batch: readonly StoredEntry[], segments?: readonly Segment[], redraft?: true): void {
     const before = beforeOf(batch, segments);
     if (before === undefined) return;
     const idle = !this.#draining && this.#queue.length === 0 && this.host.ctx.getWebSockets().length === 0;
     if (idle && !this.host.shards) return; // no one to send it to
-    this.#queue.push({ batch, segments, before, drafts: this.host.drafts(), state: this.host.state() });
+    this.#queue.push({ batch, segments, before, drafts: this.host.drafts(), state: this.host.state(), ...(redraft && { redraft }) });
     if (this.#draining) return;
     const tick = this.host.hot?.() ? HOT_TICK_MS : 0;
     if (idle && tick === 0) return void this.#step(Infinity); // only shards to feed: that is a call each, at once

@@ -48,6 +48,8 @@ export interface Feed {
   /** The run's drafts and state as they stand after these segments. */
   drafts: Draft[];
   state: RunState;
+  /** The segments come from the run's log, which holds no deltas: the viewers get the drafts again after them. */
+  fromLog?: true;
 }
 
 export type ShardCounts = { sse: number; ws: number; session: number };
@@ -152,7 +154,7 @@ export class RunFanout extends DurableObject<LimitVars> {
       this.#meta = next;
     });
     const entries = out.flatMap((s) => ("entries" in s ? s.entries : []));
-    this.#publisher.publish(entries, out);
+    this.#publisher.publish(entries, out, f.fromLog);
     return this.#reply();
   }
 

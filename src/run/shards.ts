@@ -187,13 +187,14 @@ export class Shards {
   #next(s: Shard): Feed | null {
     if (s.retry) return s.retry;
     const head = this.#head ?? this.#startHead();
-    const feed = (segments: Segment[]): Feed => ({
+    const feed = (segments: Segment[], fromLog?: true): Feed => ({
       runId: this.#runId(),
       sender: this.#sender,
       seq: ++s.seq,
       segments,
       drafts: head.drafts,
       state: head.state,
+      ...(fromLog && { fromLog }),
     });
     if (s.pending.length > 0 && (s.last === null || s.last === s.pendingFrom)) {
       const segments = s.pending;
@@ -206,7 +207,7 @@ export class Shards {
     s.pendingChars = 0;
     if (s.last === null) return feed([]); // it answers its last id
     const entries = this.host.log.read(s.last, Math.min(CATCH_UP_ROWS, head.lastId - s.last));
-    return feed(entries.length > 0 ? [{ entries }] : []);
+    return feed(entries.length > 0 ? [{ entries }] : [], true);
   }
 
   #headId(): number {

@@ -154,7 +154,7 @@ export class Subscribers {
    * run (`state`, as it stood after the batch). A socket that is behind
    * catches up.
    */
-  publish({ batch, segments, before, drafts, state }: Published, sockets: readonly WebSocket[], frames: BatchFrames): void {
+  publish({ batch, segments, before, drafts, state, redraft }: Published, sockets: readonly WebSocket[], frames: BatchFrames): void {
     const parts = segments ?? [{ entries: batch }];
     const now = Date.now();
     for (const ws of sockets) {
@@ -177,10 +177,10 @@ export class Subscribers {
           }
           continue;
         }
-        if (!att.live) this.#sendDrafts(ws, att, state, drafts);
+        if (!att.live || redraft) this.#sendDrafts(ws, att, state, drafts);
         this.#endIfDone(ws, att, state);
       } else if (att.cursor < before) {
-        this.#replays.start(ws);
+        this.#catchUp(ws, att);
       }
     }
   }
@@ -195,7 +195,7 @@ export class Subscribers {
     const released = acknowledge(flow, Math.min(after, att.cursor));
     if (!first && !released) return;
     saveAttachment(ws, att);
-    if (att.cursor < this.log.lastId() && att.cursor < (this.horizon(ws, att.cursor) ?? Infinity)) this.#replays.start(ws);
+    if (att.cursor < this.log.lastId() && att.cursor < (this.horizon(ws, att.cursor) ?? Infinity)) this.#catchUp(ws, att);
   }
 
   /** Replays from `after` on this socket, then goes on live. */
@@ -206,6 +206,19 @@ export class Subscribers {
     delete att.live; // no deltas until it has caught up again
     if (att.flow) att.flow.marks = []; // counted again from here
     saveAttachment(ws, att);
+    this.#replays.start(ws);
+  }
+
+  /**
+   * Catches a socket that is behind up from storage. One that was live missed
+   * a batch (the object was evicted before it was published): it gets the
+   * drafts again once it has caught up, since storage holds no deltas.
+   */
+  #catchUp(ws: WebSocket, att: Attachment): void {
+    if (att.live) {
+      delete att.live;
+      saveAttachment(ws, att);
+    }
     this.#replays.start(ws);
   }
 

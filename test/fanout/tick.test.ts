@@ -64,6 +64,12 @@ async function appendThen(runId: string, lines: object[], meanwhile: (o: RunObje
   });
 }
 
+/** Until every viewer's message (its last draft and the deltas after it) reads `message`. */
+async function messageIs(viewers: { ws: WsClient[]; sse: SseClient[] }, message: string) {
+  for (const v of viewers.ws) await v.frames.until((f) => messageOf(fromWs(f)) === message, `"${message}"`);
+  for (const v of viewers.sse) await v.frames.until((f) => messageOf(fromSse(f)) === message, `"${message}"`);
+}
+
 async function expectAll(viewers: { ws: WsClient[]; sse: SseClient[] }, ids: number[], message: string, from = (_: WsClient) => 0) {
   for (const v of viewers.ws) {
     const frames = (await v.frames.ended()).slice(from(v));
@@ -112,5 +118,24 @@ describe("a hot run's tick", () => {
     const texts = (frames: string[]) => frames.flatMap((f) => [...f.matchAll(/"text_delta","text":"(\w)"/g)].map((m) => m[1]));
     await session.until((f) => f.some((x) => x.includes('"type":"assistant"')), "the message's durable line");
     expect(texts(session.items)).toEqual(["b", "c"]);
+  });
+
+  it("a shard that catches up from the log (the feed it was owed grew past its bound) gives its live viewers the drafts again: the log holds no deltas", async () => {
+    const { runId, ws, sse } = await hotRun("tick-log");
+    const big = (i: number) => ({ type: "system", subtype: "big", i, pad: "x".repeat(900_000) });
+    const limits = { maxLineBytes: 1 << 20, maxBatchLines: 100, maxJsonDepth: 64 };
+    await runInDurableObject(stubOf(runId), (o: RunObject) => {
+      // Two batches for one tick: the shards' feed would hold more than 4 MiB (MAX_PENDING_CHARS, src/run/shards.ts).
+      for (const lines of [[text("b"), status], [0, 1, 2, 3, 4].map(big)]) {
+        const batch = parseNdjson(new TextEncoder().encode(lines.map((l) => JSON.stringify(l)).join("\n")), limits);
+        expect(o.append(runId, batch.lines, batch.bytes, undefined, batch.marks)).toMatchObject({ ok: true });
+      }
+    });
+    // A viewer whose window the large batch overflowed catches it up from storage, so it misses deltas meanwhile; the drafts then cover them.
+    await appendOk(runId, [text("c")]);
+    await messageIs({ ws, sse }, "abc");
+    await appendOk(runId, [assistant("abc")]);
+    await complete(runId);
+    await expectAll({ ws, sse }, [1, 2, 3, 4, 5, 6, 7, 8, 9], "abc");
   });
 });
