@@ -22,10 +22,16 @@ export class MessageDrafts {
   /** Which message each stream's deltas are for (by `parent_tool_use_id`; "" for the main agent). */
   readonly #current = new Map<string, string>();
 
-  /** A draft snapshot: the message as it stands (it replaces what was folded so far). */
+  /**
+   * A draft snapshot: the message as it stands (it replaces what was folded so
+   * far), and the message its stream's next deltas continue. A viewer gets
+   * drafts again after it missed deltas (it caught up from storage): a later
+   * message of the stream may have begun meanwhile.
+   */
   draft(d: DraftData | Draft): void {
     this.messages.set(d.messageId, { messageId: d.messageId, blocks: d.blocks.map((b) => ({ ...b })) });
-    if (!this.#current.has("")) this.#current.set("", d.messageId);
+    if (d.stream !== undefined) this.#current.set(d.stream, d.messageId);
+    else if (!this.#current.has("")) this.#current.set("", d.messageId); // from an older relay
   }
 
   /** A live delta: a `stream_event` line. */

@@ -24,6 +24,10 @@ export type DraftBlock = z.infer<typeof DraftBlock>;
 export const Draft = z
   .object({
     messageId: z.string().meta({ description: "The message's id, from its `message_start` stream event." }),
+    stream: z
+      .string()
+      .optional()
+      .meta({ description: "The stream it is typed on: its stream events' `parent_tool_use_id` (\"\" for the main agent). The deltas that follow on that stream continue it." }),
     blocks: z.array(DraftBlock),
   })
   .meta({ id: "Draft", description: "An in-flight assistant message, as its deltas have built it so far." });

@@ -82,14 +82,19 @@ export class Drafts {
   }
 
   /**
-   * Every in-flight message's draft, for a viewer that is caught up mid-message:
-   * a copy, so the drafts kept with a published batch stay as they were when a
-   * later batch is folded in.
+   * Every in-flight message's draft, for a viewer that is caught up mid-message,
+   * with the stream its deltas come on: a copy, so the drafts kept with a
+   * published batch stay as they were when a later batch is folded in.
    */
   list(): Draft[] {
-    return Object.values(this.#get().drafts)
+    const state = this.#get();
+    const streamOf = new Map(Object.entries(state.current).map(([stream, id]) => [id, stream]));
+    return Object.values(state.drafts)
       .filter((d) => d.blocks.length > 0)
-      .map((d) => ({ ...d, blocks: d.blocks.map((b) => ({ ...b })) }));
+      .map((d) => {
+        const stream = streamOf.get(d.messageId);
+        return { messageId: d.messageId, ...(stream !== undefined && { stream }), blocks: d.blocks.map((b) => ({ ...b })) };
+      });
   }
 
   /**

@@ -31,7 +31,7 @@
 import type { Draft } from "../protocol/index.ts";
 import type { Segment } from "./drafts.ts";
 import type { StoredEntry } from "./log.ts";
-import type { BatchFrames, RunState, Subscribers } from "./subscribers.ts";
+import type { BatchFrames, Published, RunState, Subscribers } from "./subscribers.ts";
 
 /** Sockets sent a batch in one turn of the event loop. */
 export const SLICE = 16;
@@ -39,22 +39,10 @@ export const SLICE = 16;
 /** How long a hot run waits before it publishes a batch (ms). */
 export const HOT_TICK_MS = 25;
 
-/** A batch as it was published: with the drafts and the run's state right after it. */
-export interface Published {
-  batch: readonly StoredEntry[];
-  segments: readonly Segment[] | undefined;
-  /** The id before it: a viewer is sent it if that is its cursor (subscribers.ts). */
-  before: number;
-  /** Deltas before it may be missing (a shard fed from the run's log): every viewer it reaches gets the drafts after it. */
-  redraft?: true;
-  drafts: Draft[];
-  state: RunState;
-}
-
 export interface PublisherHost {
   ctx: DurableObjectState;
   subscribers(): Subscribers;
-  /** The fan-out tier (shards.ts), fed the batches as they are published; typed by what is used, so shards.ts can import this module. */
+  /** The fan-out tier (shards.ts), fed the batches as they are published. */
   shards?(): { published(items: readonly Published[]): void };
   drafts(): Draft[];
   state(): RunState;

@@ -19,8 +19,7 @@ import { fanoutShardSize } from "./limits.ts";
 import type { EventLog } from "./log.ts";
 import { SHARD_HEADER, SHARD_URL_HEADER, shardName, TRUNCATED_PARAM, type FanoutEnv, type Feed, type RunFanout, type ShardCounts } from "./shard.ts";
 import { subscribeRequest, type SubscribeParams } from "./subscribe.ts";
-import type { Published } from "./publisher.ts";
-import type { RunState } from "./subscribers.ts";
+import type { Published, RunState } from "./subscribers.ts";
 
 /** Entries per feed when a shard catches up from the log. */
 const CATCH_UP_ROWS = 2000;
@@ -207,7 +206,9 @@ export class Shards {
     s.pendingChars = 0;
     if (s.last === null) return feed([]); // it answers its last id
     const entries = this.host.log.read(s.last, Math.min(CATCH_UP_ROWS, head.lastId - s.last));
-    return feed(entries.length > 0 ? [{ entries }] : [], true);
+    // The feed that brings it up to the head also brings the drafts again (the log holds no deltas).
+    const whole = entries.at(-1)?.id === head.lastId;
+    return whole ? feed([{ entries }], true) : feed(entries.length > 0 ? [{ entries }] : []);
   }
 
   #headId(): number {

@@ -29,25 +29,18 @@
  * the socket is closed with 4401; the object's alarm closes idle ones. (SSE
  * streams are ended by the Worker's bridge, which holds them.)
  */
-import { CLOSE_RUN_ENDED, CLOSE_TOKEN_EXPIRED, wsTokenExpired, type Draft, type FinalStatus, type Scope } from "../protocol/index.ts";
+import { CLOSE_RUN_ENDED, CLOSE_TOKEN_EXPIRED, wsTokenExpired, type Draft, type Scope } from "../protocol/index.ts";
 import { attachment, expired, saveAttachment, type Attachment } from "./attachment.ts";
-import type { Published } from "./publisher.ts";
 import { batchFrames, draftFrames, framing } from "./fanout.ts";
 import { deliver } from "./deliver.ts";
 import { acknowledge, windowOf, type Frame } from "./flow.ts";
-import type { EventLog, StoredEntry } from "./log.ts";
+import type { EventLog } from "./log.ts";
 import { Pages } from "./pages.ts";
+import type { BatchFrames, Published, RunState } from "./published.ts";
 import { Replays } from "./replay.ts";
 import type { Transport } from "./subscribe.ts";
 
-export interface RunState {
-  lastId: number;
-  /** The final status once the run has ended. */
-  ended: FinalStatus | null;
-}
-
-/** A batch's frames, built once per transport and kind of viewer, for every part of its publishing. */
-export type BatchFrames = Partial<Record<string, Frame[]>>;
+export type { BatchFrames, Published, RunState };
 
 const RUN_TAG = "run:";
 const SCOPE_TAG = "scope:";

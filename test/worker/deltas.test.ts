@@ -68,7 +68,7 @@ describe("live deltas", () => {
     const wsFrames = await late.frames.ended();
     expect(wsFrames.map((f) => f.type).slice(0, 2)).toEqual(["events", "draft"]);
     const draft = wsFrames[1] as unknown as DraftData;
-    expect(draft).toMatchObject({ after: 1, messageId: "m1" });
+    expect(draft).toMatchObject({ after: 1, messageId: "m1", stream: "" }); // the main agent's stream
     expect(draft.blocks).toEqual([
       { index: 0, type: "text", text: all.slice(0, all.indexOf("w100 ")) },
       { index: 1, type: "tool_use", id: "toolu_1", name: "Bash", partial_json: '{"command":"ls"}' },
