@@ -102,9 +102,8 @@ export class Publisher {
   /** Feeds the shards every batch queued, now (a viewer is about to be sent to one); this object's sockets keep their schedule. */
   feedShards(): void {
     if (this.#fed === this.#queue.length) return;
-    const items = this.#queue.slice(this.#fed);
-    this.#fed = this.#queue.length;
-    this.host.shards?.().published(items);
+    this.host.shards?.().published(this.#queue.slice(this.#fed));
+    this.#fed = this.#queue.length; // once they have them: a call that threw is made again with the next step
   }
 
   /** The run is being deleted: what is queued is dropped. */
