@@ -85,7 +85,7 @@ export class Publisher {
     return null;
   }
 
-  /** Fans a batch that was just written out (call right after the write, as `Subscribers.publish`). */
+  /** Queues a batch that was just written (call right after the write, with no `await` between); `redraft`: see `Published`. */
   publish(batch: readonly StoredEntry[], segments?: readonly Segment[], redraft?: true): void {
     const before = beforeOf(batch, segments);
     if (before === undefined) return;
