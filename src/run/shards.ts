@@ -86,16 +86,16 @@ export class Shards {
     if (!last) return;
     this.#head = { lastId: last.state.lastId, drafts: last.drafts, state: last.state };
     if (!this.host.env.FANOUT || this.#all().size === 0) return;
+    const sized = items.map((item) => ({ item, chars: item.batch.reduce((n, e) => n + e.data.length, 0) }));
     for (const s of this.#all().values()) {
       if (total(s.counts) === 0) continue;
-      for (const item of items) this.#add(s, item);
+      for (const { item, chars } of sized) this.#add(s, item, chars);
       void this.#kick(s);
     }
   }
 
   /** A batch for the shard's next feed; past MAX_PENDING_CHARS it catches up from the log instead. */
-  #add(s: Shard, item: Published): void {
-    const chars = item.batch.reduce((n, e) => n + e.data.length, 0);
+  #add(s: Shard, item: Published, chars: number): void {
     if (s.pending.length === 0) s.pendingFrom = item.before;
     if (s.pendingChars + chars > MAX_PENDING_CHARS) {
       s.pending = [];
