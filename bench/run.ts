@@ -80,7 +80,7 @@ async function main(): Promise<number> {
     const secret = `bench-${randomUUID()}`;
     say("starting wrangler dev for runrelay (the repo root) and for the floor (bench/floor)…");
     const devs: Dev[] = [];
-    const relayDev = await startDev({ name: "relay", root: ROOT, cwd: ROOT, vars: { RELAY_SECRET: secret }, timeoutMs: 120_000 });
+    const relayDev = await startDev({ name: "relay", root: ROOT, cwd: ROOT, vars: { ...o.relayVars, RELAY_SECRET: secret }, timeoutMs: 120_000 });
     stops.push(() => relayDev.stop());
     devs.push(relayDev);
     const floorDev = await startDev({ name: "floor", root: ROOT, cwd: FLOOR, ...(o.bareFloor && { config: "bare.toml" }), timeoutMs: 120_000 });
@@ -149,6 +149,7 @@ async function main(): Promise<number> {
     rounds: o.rounds,
     quick: o.quick,
     floor: o.bareFloor ? "bare" : "assets",
+    relayVars: o.relayVars,
     phases: o.phases,
     sizes: o.sizes,
   };
@@ -172,7 +173,8 @@ async function main(): Promise<number> {
     const lines = [
       `runrelay bench — ${meta.started}, ${meta.seconds} s; node ${meta.node}, wrangler ${meta.wrangler}, ${meta.cpus}; load ${meta.loadavg1m.start} → ${meta.loadavg1m.end}`,
       `${o.rounds} round(s) each, alternating runrelay / floor (${o.bareFloor ? "bare: no static assets" : "with static assets, as runrelay"})${o.quick ? " (--quick)" : ""}; ${s.events.toLocaleString("en-US")} catch-up events; ` +
-        `figures are pooled percentiles or medians of rounds${o.rounds > 1 ? " (± half the rounds' range)" : ""}`,
+        `figures are pooled percentiles or medians of rounds${o.rounds > 1 ? " (± half the rounds' range)" : ""}` +
+        (Object.keys(o.relayVars).length ? `; runrelay's vars: ${Object.entries(o.relayVars).map(([k, v]) => `${k}=${v}`).join(", ")}` : ""),
       "",
       table(table$, o.rounds > 1),
     ];

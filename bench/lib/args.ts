@@ -39,6 +39,7 @@ export const HELP = `npm run bench [-- flags]
   --quick                small sizes (2,000 events, 5 + 5 viewers …), 1 round: for development
   --json                 print JSON instead of the table
   --bare-floor           the floor without static assets (bench/floor/bare.toml): no asset router in front of it
+  --relay-var K=V        a Worker var for runrelay (repeatable), e.g. LOG_REQUESTS=errors
   --rounds N             rounds per target, alternating relay / floor (default 3; --quick 1)
   --only a,b             run only these phases: ${Object.keys(PHASES).join(", ")}
   --viewers N            fan-out: SSE viewers, and as many WebSocket viewers (default 100)
@@ -60,6 +61,8 @@ export interface Options {
   sizes: Sizes;
   /** The floor without static assets (bench/floor/bare.toml). */
   bareFloor: boolean;
+  /** Worker vars for runrelay's `wrangler dev`, over wrangler.toml's. */
+  relayVars: Record<string, string>;
   rounds: number;
   json: boolean;
   quick: boolean;
@@ -74,6 +77,7 @@ export function options(argv: string[]): Options | null {
       quick: { type: "boolean" },
       json: { type: "boolean" },
       "bare-floor": { type: "boolean" },
+      "relay-var": { type: "string", multiple: true },
       help: { type: "boolean", short: "h" },
       rounds: { type: "string" },
       only: { type: "string" },
@@ -109,12 +113,19 @@ export function options(argv: string[]): Options | null {
   });
   const phases = values.only ? values.only.split(",").map((s) => s.trim()) : Object.keys(PHASES);
   for (const p of phases) if (!PHASES[p]) throw new Error(`--only: no phase ${p} (there are ${Object.keys(PHASES).join(", ")})`);
+  const relayVars: Record<string, string> = {};
+  for (const kv of values["relay-var"] ?? []) {
+    const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(kv);
+    if (!m || m[1] === "RELAY_SECRET") throw new Error(`--relay-var takes NAME=value (not RELAY_SECRET), not ${kv}`);
+    relayVars[m[1]!] = m[2]!;
+  }
   const batchLines = int("batch-lines", base.batchLines);
   if (batchLines > 10_000) throw new Error("--batch-lines: the relay takes at most 10,000 lines a batch");
   return {
     quick,
     json: values.json ?? false,
     bareFloor: values["bare-floor"] ?? false,
+    relayVars,
     rounds: int("rounds", quick ? 1 : 3),
     phases,
     sizes: {

@@ -12,6 +12,8 @@ export interface Env extends RunEnv {
   RELAY_DEV?: string;
   /** Comma-separated origins allowed to call the API from a browser ("*" only in dev). */
   ALLOWED_ORIGINS?: string;
+  /** Which requests write a log line: "all" (the default) or "errors" (status 400 and up). */
+  LOG_REQUESTS?: string;
 }
 
 export const isDev = (env: Env) => env.RELAY_DEV === "true";

@@ -8,6 +8,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
+import type { Env } from "./config.ts";
 
 /** Writes one JSON log line; fields that are `undefined` are left out. */
 export function logLine(fields: { type: string } & Record<string, unknown>, level: "log" | "error" = "log"): void {
@@ -75,11 +76,14 @@ function noteBodies(c: Context): () => string | undefined {
  * read again for it); an error response is read once and sent with a
  * Content-Length, so the line also gives the `error` code of its body.
  * Register it first, so it sees every response, errors and 404s included.
+ * With `LOG_REQUESTS = "errors"` only responses of status 400 and up are
+ * logged (a busy runner's appends are most of a relay's requests).
  */
 export const logRequests: MiddlewareHandler = async (c, next) => {
   const start = Date.now();
   const answered = noteBodies(c);
   await next();
+  if (c.res.status < 400 && (c.env as Env | undefined)?.LOG_REQUESTS === "errors") return;
   let res = c.res;
   let bytesOut = byteCount(res.headers.get("Content-Length"));
   let error: string | undefined; // the code of an error body
