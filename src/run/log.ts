@@ -6,6 +6,7 @@
 import type { EntryText, Producer } from "../protocol/index.ts";
 import { addColumns } from "./columns.ts";
 import type { LiveBatch } from "./drafts.ts";
+import { Remembered } from "./remembered.ts";
 
 /** An entry as stored: `data` is JSON text, kept as received. */
 export type StoredEntry = EntryText;
@@ -83,21 +84,14 @@ export class EventLog {
     addColumns(sql, "events", { upto: "INTEGER" });
   }
 
-  /**
-   * The newest id, as last read: every append, ack and catch-up round asks.
-   * An insert forgets it, and until the code that made it has returned (its
-   * transaction committed or rolled back: all of them are synchronous) it is
-   * read from storage every time, never remembered.
-   */
-  #lastId: number | undefined;
-  #inserting = false;
+  /** The newest id: every append, ack and catch-up round asks; an insert forgets it (remembered.ts). */
+  readonly #lastId = new Remembered(
+    () => this.sql.exec<{ id: number }>("SELECT id FROM events ORDER BY id DESC LIMIT 1").toArray()[0]?.id ?? 0,
+  );
 
   /** The id of the newest entry; 0 while the log is empty. */
   lastId(): number {
-    if (this.#lastId !== undefined) return this.#lastId;
-    const id = this.sql.exec<{ id: number }>("SELECT id FROM events ORDER BY id DESC LIMIT 1").toArray()[0]?.id ?? 0;
-    if (!this.#inserting) this.#lastId = id;
-    return id;
+    return this.#lastId.get();
   }
 
   /** Appends entries after the current last id. Call inside a transaction. */
@@ -111,11 +105,7 @@ export class EventLog {
 
   /** Stores entries that already have their ids, in as few statements as their size allows. Call inside a transaction. */
   insert(rows: readonly StoredEntry[]): void {
-    this.#lastId = undefined;
-    if (!this.#inserting) {
-      this.#inserting = true;
-      queueMicrotask(() => (this.#inserting = false));
-    }
+    this.#lastId.forget();
     for (let from = 0; from < rows.length; ) {
       let to = from + 1;
       if (rows[from]!.data.length <= ARRAY_CHARS / 4) {

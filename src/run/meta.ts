@@ -5,6 +5,7 @@
  */
 import type { FinalStatus, RunStatus } from "../protocol/index.ts";
 import { addColumns } from "./columns.ts";
+import { Remembered } from "./remembered.ts";
 
 export interface Meta {
   runId: string;
@@ -79,6 +80,11 @@ export class RunMeta {
 
   /** The run's row, or null if nothing has been written yet. */
   get(): Meta | null {
+    return this.#row.get();
+  }
+
+  /** The row as stored: every request reads it, often more than once; the writes below forget it (remembered.ts). */
+  readonly #row = new Remembered((): Meta | null => {
     const row = this.sql
       .exec<Record<string, never>>(
         `SELECT run_id AS runId, status, reason, created_at AS createdAt, updated_at AS updatedAt, bytes,
@@ -88,8 +94,8 @@ export class RunMeta {
       .toArray()[0] as (Omit<Meta, "producer"> & { producerId: string | null; producerEpoch: number; producerSeq: number }) | undefined;
     if (!row) return null;
     const { producerId, producerEpoch, producerSeq, ...meta } = row;
-    return { ...meta, producer: producerId === null ? null : { id: producerId, epoch: producerEpoch, seq: producerSeq } };
-  }
+    return Object.freeze({ ...meta, producer: producerId === null ? null : Object.freeze({ id: producerId, epoch: producerEpoch, seq: producerSeq }) });
+  });
 
   /** The in-flight messages' drafts, as stored by the last batch (drafts.ts). */
   draft(): string | null {
@@ -111,6 +117,7 @@ export class RunMeta {
    */
   touch(runId: string, now: number, bytesAdded: number, opts: { runner?: boolean; rows?: number; draft?: string | null; producer?: ProducerState } = {}): void {
     const { draft, producer } = opts;
+    this.#row.forget();
     this.sql.exec(
       `INSERT INTO run (one, run_id, status, created_at, updated_at, bytes, rows_written, draft, producer_id, producer_epoch, producer_seq)
          VALUES (1, ?1, 'running', ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
@@ -136,6 +143,7 @@ export class RunMeta {
 
   /** Fences the epoch of the producer this row holds, if it is `id`: the next epoch, nothing sent yet. Its new epoch, or null if the row holds another. */
   fenceProducer(id: string): number | null {
+    this.#row.forget();
     const row = this.sql
       .exec<{ epoch: number }>("UPDATE run SET producer_epoch = producer_epoch + 1, producer_seq = -1 WHERE producer_id = ? RETURNING producer_epoch AS epoch", id)
       .toArray()[0];
@@ -144,21 +152,25 @@ export class RunMeta {
 
   /** A runner was heard from; `shows`: by a long-poll or heartbeat, which starts its lease. */
   seen(now: number, shows: boolean): void {
+    this.#row.forget();
     this.sql.exec(`UPDATE run SET last_seen = ? WHERE ? OR last_seen IS NOT NULL`, now, shows ? 1 : 0);
   }
 
   /** No runner heard from for the lease. Call inside a transaction, after `touch`. */
   stall(reason: string, now: number): void {
+    this.#row.forget();
     this.sql.exec("UPDATE run SET status = 'stalled', reason = ?, stalled_at = ? WHERE status = 'running'", reason, now);
   }
 
   /** A runner is back. Call inside a transaction, after `touch`. */
   resume(now: number): void {
+    this.#row.forget();
     this.sql.exec("UPDATE run SET status = 'running', reason = NULL, stalled_at = NULL, last_seen = ? WHERE status = 'stalled'", now);
   }
 
   /** Records the final status. Call inside a transaction, after `touch`. */
   end(status: FinalStatus, reason: string | undefined, now: number): void {
+    this.#row.forget();
     this.sql.exec("UPDATE run SET status = ?, reason = ?, updated_at = ?, stalled_at = NULL", status, reason ?? null, now);
   }
 }

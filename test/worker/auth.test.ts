@@ -1,4 +1,4 @@
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { Scope } from "../../src/protocol/index.ts";
 import { mintToken } from "../../src/worker/tokens.ts";
@@ -184,10 +184,13 @@ describe("CORS", () => {
 
 describe("retention and deletion", () => {
   const DAY = 24 * 3600 * 1000;
-  const age = (runId: string, days: number) =>
-    runInDurableObject(stubOf(runId), (_: unknown, state: DurableObjectState) => {
+  /** Moves the run's last activity `days` into the past; the object restarts, since it remembers the row it last read. */
+  const age = async (runId: string, days: number) => {
+    await runInDurableObject(stubOf(runId), (_: unknown, state: DurableObjectState) => {
       state.storage.sql.exec("UPDATE run SET updated_at = ?", Date.now() - days * DAY);
     });
+    await evictDurableObject(stubOf(runId));
+  };
 
   it("the alarm deletes a run RETENTION_DAYS after it ended (or went quiet); then it reads as not found", async () => {
     const ended = newRunId("retention-ended");

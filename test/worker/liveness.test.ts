@@ -26,11 +26,13 @@ import {
 const STALLED = { status: "stalled", reason: "no runner heard from for 90 s" };
 const BACK = { status: "running", reason: "runner_back" };
 
-/** Moves a column of the meta row `seconds` into the past. */
-const agoIn = (column: "last_seen" | "stalled_at") => (runId: string, seconds: number) =>
-  runInDurableObject(stubOf(runId), (_: unknown, state: DurableObjectState) => {
+/** Moves a column of the meta row `seconds` into the past; the object restarts, since it remembers the row it last read. */
+const agoIn = (column: "last_seen" | "stalled_at") => async (runId: string, seconds: number) => {
+  await runInDurableObject(stubOf(runId), (_: unknown, state: DurableObjectState) => {
     state.storage.sql.exec(`UPDATE run SET ${column} = ?`, Date.now() - seconds * 1000);
   });
+  await evictDurableObject(stubOf(runId));
+};
 const silentFor = agoIn("last_seen");
 const stalledFor = agoIn("stalled_at");
 const alarmAt = (runId: string) => runInDurableObject(stubOf(runId), (_: unknown, state: DurableObjectState) => state.storage.getAlarm());
