@@ -80,10 +80,13 @@ async function main(): Promise<number> {
     const secret = `bench-${randomUUID()}`;
     say("starting wrangler dev for runrelay (the repo root) and for the floor (bench/floor)…");
     const devs: Dev[] = [];
-    const relayDev = await startDev({ name: "relay", root: ROOT, cwd: ROOT, vars: { ...o.relayVars, RELAY_SECRET: secret }, timeoutMs: 120_000 });
+    // wrangler's local trace collector (on by default since 4.16x) stores every invocation's spans in SQLite, in the
+    // runtime's process: a cost per SQL statement and RPC call of a dev server, which a deployed Worker does not pay.
+    const env: Record<string, string> = o.localObservability ? {} : { X_LOCAL_OBSERVABILITY: "false" };
+    const relayDev = await startDev({ name: "relay", root: ROOT, cwd: ROOT, vars: { ...o.relayVars, RELAY_SECRET: secret }, env, timeoutMs: 120_000 });
     stops.push(() => relayDev.stop());
     devs.push(relayDev);
-    const floorDev = await startDev({ name: "floor", root: ROOT, cwd: FLOOR, ...(o.bareFloor && { config: "bare.toml" }), timeoutMs: 120_000 });
+    const floorDev = await startDev({ name: "floor", root: ROOT, cwd: FLOOR, ...(o.bareFloor && { config: "bare.toml" }), env, timeoutMs: 120_000 });
     stops.push(() => floorDev.stop());
     devs.push(floorDev);
     say(`runrelay on ${relayDev.url}, floor on ${floorDev.url}`);
@@ -150,6 +153,7 @@ async function main(): Promise<number> {
     quick: o.quick,
     floor: o.bareFloor ? "bare" : "assets",
     relayVars: o.relayVars,
+    localObservability: o.localObservability,
     phases: o.phases,
     sizes: o.sizes,
   };
@@ -174,6 +178,7 @@ async function main(): Promise<number> {
       `runrelay bench — ${meta.started}, ${meta.seconds} s; node ${meta.node}, wrangler ${meta.wrangler}, ${meta.cpus}; load ${meta.loadavg1m.start} → ${meta.loadavg1m.end}`,
       `${o.rounds} round(s) each, alternating runrelay / floor (${o.bareFloor ? "bare: no static assets" : "with static assets, as runrelay"})${o.quick ? " (--quick)" : ""}; ${s.events.toLocaleString("en-US")} catch-up events; ` +
         `figures are pooled percentiles or medians of rounds${o.rounds > 1 ? " (± half the rounds' range)" : ""}` +
+        `; wrangler's local trace collector ${o.localObservability ? "on" : "off"}` +
         (Object.keys(o.relayVars).length ? `; runrelay's vars: ${Object.entries(o.relayVars).map(([k, v]) => `${k}=${v}`).join(", ")}` : ""),
       "",
       table(table$, o.rounds > 1),

@@ -40,6 +40,7 @@ export const HELP = `npm run bench [-- flags]
   --json                 print JSON instead of the table
   --bare-floor           the floor without static assets (bench/floor/bare.toml): no asset router in front of it
   --relay-var K=V        a Worker var for runrelay (repeatable), e.g. LOG_REQUESTS=errors
+  --local-observability  keep wrangler's local trace collector on, for both (off by default: docs/bench.md)
   --rounds N             rounds per target, alternating relay / floor (default 3; --quick 1)
   --only a,b             run only these phases: ${Object.keys(PHASES).join(", ")}
   --viewers N            fan-out: SSE viewers, and as many WebSocket viewers (default 100)
@@ -63,6 +64,8 @@ export interface Options {
   bareFloor: boolean;
   /** Worker vars for runrelay's `wrangler dev`, over wrangler.toml's. */
   relayVars: Record<string, string>;
+  /** Leave wrangler's local trace collector on (X_LOCAL_OBSERVABILITY), for both targets. */
+  localObservability: boolean;
   rounds: number;
   json: boolean;
   quick: boolean;
@@ -78,6 +81,7 @@ export function options(argv: string[]): Options | null {
       json: { type: "boolean" },
       "bare-floor": { type: "boolean" },
       "relay-var": { type: "string", multiple: true },
+      "local-observability": { type: "boolean" },
       help: { type: "boolean", short: "h" },
       rounds: { type: "string" },
       only: { type: "string" },
@@ -126,6 +130,7 @@ export function options(argv: string[]): Options | null {
     json: values.json ?? false,
     bareFloor: values["bare-floor"] ?? false,
     relayVars,
+    localObservability: values["local-observability"] ?? false,
     rounds: int("rounds", quick ? 1 : 3),
     phases,
     sizes: {

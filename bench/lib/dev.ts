@@ -36,7 +36,7 @@ const TAIL_CHARS = 64 * 1024;
 /** Every `wrangler dev` started and not yet stopped, so an exit handler can kill them synchronously. */
 export const running = new Set<{ pid: number; dir: string }>();
 
-export async function startDev(opts: { name: string; root: string; cwd: string; config?: string; vars?: Record<string, string>; timeoutMs: number }): Promise<Dev> {
+export async function startDev(opts: { name: string; root: string; cwd: string; config?: string; vars?: Record<string, string>; env?: Record<string, string>; timeoutMs: number }): Promise<Dev> {
   const wrangler = join(opts.root, "node_modules", "wrangler", "bin", "wrangler.js");
   const state = await mkdtemp(join(tmpdir(), `runrelay-bench-${opts.name}-`));
   const [port, inspector] = [await freePort(), await freePort()];
@@ -49,7 +49,7 @@ export async function startDev(opts: { name: string; root: string; cwd: string; 
   ];
   const child = spawn(process.execPath, args, {
     cwd: opts.cwd,
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" },
+    env: { ...process.env, ...opts.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true, // its own process group: stopped as a whole, and not hit by the terminal's Ctrl-C before we stop it
   });

@@ -44,7 +44,9 @@ export async function startRelay(opts: { vars?: Record<string, string>; persistT
   ];
   const child = spawn(process.execPath, args, {
     cwd: opts.cwd ?? root,
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" },
+    // X_LOCAL_OBSERVABILITY: wrangler's local trace collector (docs/bench.md, "How it runs") writes every
+    // invocation's spans to SQLite in the runtime's process; the tests read none of them.
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", X_LOCAL_OBSERVABILITY: "false", NO_COLOR: "1", FORCE_COLOR: "0" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let log = "";
