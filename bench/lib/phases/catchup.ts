@@ -1,4 +1,5 @@
 /** The catch-up phase and its readers: a stored run read from the start over SSE, a WebSocket and JSON pages, with the Worker's memory. */
+import NodeWs from "ws";
 import { now, storedLines } from "../lines.ts";
 import type { Target } from "../targets.ts";
 import { Deadline, sleep, type Phase, type PhaseResult } from "./shared.ts";
@@ -22,7 +23,10 @@ export const catchup: Phase = async (ctx) => {
   const values: PhaseResult["values"] = { "catchup.seed.lps": seedLps };
   const readers = {
     sse: () => readSse(t.sseUrl(run, 0), n, new Deadline(60_000 + n * 5, "catch-up over SSE")),
-    ws: () => readWs(t.wsUrl(run, 0), n, new Deadline(60_000 + n * 5, "catch-up over WebSocket")),
+    ws: () => readWs(t.wsUrl(run, 0), n, new Deadline(60_000 + n * 5, "catch-up over WebSocket"), (url) => new WebSocket(url)),
+    // The same without compression: Node's WebSocket, like a browser, always offers permessage-deflate, and workerd
+    // then compresses every frame; the `ws` package can leave the offer out (SSE, under wrangler dev, is not compressed).
+    wsraw: () => readWs(t.wsUrl(run, 0), n, new Deadline(60_000 + n * 5, "catch-up over WebSocket, uncompressed"), uncompressed),
     json: () => readPages(t, run, n, new Deadline(60_000 + n * 5, "catch-up over JSON pages")),
   };
   for (const [name, read] of Object.entries(readers)) {
@@ -106,11 +110,14 @@ async function readSse(url$: Promise<string>, last: number, dl: Deadline): Promi
 const EVENTS_FRAME = '{"type":"events","events":[';
 const ENTRY_ID = /\{"id":(\d+),/g;
 
-function readWs(url$: Promise<string>, last: number, dl: Deadline): Promise<void> {
+/** A WebSocket that does not offer permessage-deflate (`ws`, with the same event handlers as Node's). */
+const uncompressed = (url: string) => new NodeWs(url, { perMessageDeflate: false }) as unknown as WebSocket;
+
+function readWs(url$: Promise<string>, last: number, dl: Deadline, open: (url: string) => WebSocket): Promise<void> {
   return url$.then(
     (url) =>
       new Promise<void>((resolve, reject) => {
-        const ws = new WebSocket(url);
+        const ws = open(url);
         let seen = 0;
         const timer = setTimeout(() => finish(new Error(`${dl.what}: over its time budget (at id ${seen} of ${last})`)), dl.left());
         const finish = (err?: Error) => {
