@@ -41,6 +41,20 @@ export class RunMeta {
    */
   #deletedAt: number | null | undefined;
 
+  /** The row as stored: every request reads it, often more than once; the writes below forget it (remembered.ts). */
+  readonly #row = new Remembered((): Meta | null => {
+    const row = this.sql
+      .exec<Record<string, never>>(
+        `SELECT run_id AS runId, status, reason, created_at AS createdAt, updated_at AS updatedAt, bytes,
+                last_seen AS lastSeen, stalled_at AS stalledAt, rows_written AS rowsWritten,
+                producer_id AS producerId, producer_epoch AS producerEpoch, producer_seq AS producerSeq FROM run`,
+      )
+      .toArray()[0] as (Omit<Meta, "producer"> & { producerId: string | null; producerEpoch: number; producerSeq: number }) | undefined;
+    if (!row) return null;
+    const { producerId, producerEpoch, producerSeq, ...meta } = row;
+    return Object.freeze({ ...meta, producer: producerId === null ? null : Object.freeze({ id: producerId, epoch: producerEpoch, seq: producerSeq }) });
+  });
+
   constructor(private readonly sql: SqlStorage) {
     sql.exec(`CREATE TABLE IF NOT EXISTS run (
       one        INTEGER PRIMARY KEY CHECK (one = 1),
@@ -82,20 +96,6 @@ export class RunMeta {
   get(): Meta | null {
     return this.#row.get();
   }
-
-  /** The row as stored: every request reads it, often more than once; the writes below forget it (remembered.ts). */
-  readonly #row = new Remembered((): Meta | null => {
-    const row = this.sql
-      .exec<Record<string, never>>(
-        `SELECT run_id AS runId, status, reason, created_at AS createdAt, updated_at AS updatedAt, bytes,
-                last_seen AS lastSeen, stalled_at AS stalledAt, rows_written AS rowsWritten,
-                producer_id AS producerId, producer_epoch AS producerEpoch, producer_seq AS producerSeq FROM run`,
-      )
-      .toArray()[0] as (Omit<Meta, "producer"> & { producerId: string | null; producerEpoch: number; producerSeq: number }) | undefined;
-    if (!row) return null;
-    const { producerId, producerEpoch, producerSeq, ...meta } = row;
-    return Object.freeze({ ...meta, producer: producerId === null ? null : Object.freeze({ id: producerId, epoch: producerEpoch, seq: producerSeq }) });
-  });
 
   /** The in-flight messages' drafts, as stored by the last batch (drafts.ts). */
   draft(): string | null {
